@@ -1,0 +1,66 @@
+"""Acting (Algorithm 1, lines 10-12): filter the belief with the posterior, plan with CEM, add noise.
+
+The agent never touches the optimizer. Its single compiled function `step` takes fixed shapes and is traced once.
+"""
+import gin
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from planet import planner
+
+
+@gin.configurable(denylist=['model'])
+class Agent:
+
+  def __init__(self, model, exploration_noise=0.3, plan_fn=planner.cem_plan, jit_compile=False):
+    self.model = model
+    self.exploration_noise = exploration_noise
+    self._plan = plan_fn
+    self.traces = 0
+    action_size = model.action_size
+    state_spec = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), model.dynamics.initial(1))
+    self._step = tf.function(self._step_impl, jit_compile=jit_compile, input_signature=[
+        state_spec, tf.TensorSpec([action_size], tf.float32), tf.TensorSpec([64, 64, 3], tf.uint8),
+        tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32)])
+    self.reset()
+
+  def reset(self):
+    self._state = self.model.dynamics.initial(1)
+    self._prev_action = tf.zeros([self.model.action_size])
+
+  def _step_impl(self, state, prev_action, image, seed, noise_scale):
+    self.traces += 1
+    model = self.model
+    noise_seed, filter_seed, plan_seed, action_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 4))
+    embed = model.encoder(model.preprocess(image[None, None], noise_seed))
+    post, _ = model.dynamics.observe(embed, prev_action[None, None], state, filter_seed)
+    belief = tf.nest.map_structure(lambda x: x[:, -1], post)
+    action = self._plan(belief, model.dynamics, lambda f: model.reward(f).mean(), model.action_size, plan_seed)
+    # Line 12: exploration noise epsilon ~ Normal(0, 0.3) during collection (scale 0 for test episodes).
+    action = tfp.distributions.Normal(action, noise_scale).sample(seed=action_seed)
+    return tf.clip_by_value(action, -1.0, 1.0), belief
+
+  def act(self, observation, seed, explore):
+    """The action for `observation` (a dict with 'image'); `seed` is a [2] int array."""
+    noise = self.exploration_noise if explore else 0.0
+    action, self._state = self._step(self._state, self._prev_action, observation['image'],
+                                      tf.constant(seed, tf.int32), tf.constant(noise, tf.float32))
+    self._prev_action = action
+    return action.numpy()
+
+
+class RandomAgent:
+  """Uniform random actions (seed episodes of Algorithm 1, line 1; random collection of Fig. 5)."""
+
+  def __init__(self, action_size, rng):
+    self._size = action_size
+    self._rng = rng
+
+  def reset(self):
+    pass
+
+  def act(self, observation, seed, explore):
+    del observation, seed, explore
+    return self._rng.uniform(-1, 1, self._size).astype(np.float32)

@@ -1,0 +1,67 @@
+"""gin set-up shared by the scripts: parse files and bindings with clear errors, choose the run directory."""
+import os
+
+import gin
+
+
+class ConfigError(ValueError):
+  pass
+
+
+def register_configurables():
+  """Imports every module with gin configurables so that bindings to them resolve."""
+  # pylint: disable=import-outside-toplevel,unused-import
+  from planet import agent, envs, networks, optimizer, planner, training, world_model
+  from planet.models import rssm
+
+
+def parse(gin_files, gin_params):
+  register_configurables()
+  for path in gin_files:
+    if not os.path.exists(path):
+      raise ConfigError(f'gin file {path!r} not found (run from the repository root, or give a full path)')
+  gin.clear_config()
+  try:
+    gin.parse_config_files_and_bindings(gin_files, gin_params, finalize_config=False)
+  except (ValueError, KeyError, SyntaxError) as e:
+    first = str(e).strip().splitlines()[0]
+    raise ConfigError(f'bad gin configuration: {first} (check the spelling against the gin files in gin/)') \
+        from e
+
+
+def default_logdir(gin_files):
+  """logs/<task>/<config>/seed<N>: config names the gin files after the first, or `planet`."""
+  task = gin.query_parameter('train.task')
+  seed = _query('train.seed', 0)
+  names = [os.path.splitext(os.path.basename(path))[0] for path in gin_files[1:]]
+  names = [name for name in names if name not in ('base', task)]
+  return os.path.join('logs', task, '-'.join(names) or 'planet', f'seed{seed}')
+
+
+def _query(name, default):
+  try:
+    return gin.query_parameter(name)
+  except ValueError:
+    return default
+
+
+def configure(gin_files, gin_params, logdir=None):
+  """Parses the configuration; returns the run directory with operative_config.gin saved in it."""
+  if not gin_files:
+    raise ConfigError('give at least one --gin_file, e.g. --gin_file=gin/cartpole.gin')
+  parse(gin_files, gin_params)
+  try:
+    task = gin.query_parameter('train.task')
+  except ValueError as e:
+    raise ConfigError('no task: bind train.task in a gin file (e.g. gin/cartpole.gin)') from e
+  from planet import envs  # pylint: disable=import-outside-toplevel
+  try:
+    envs.task_spec(task)
+  except ValueError as e:
+    raise ConfigError(str(e)) from e
+  logdir = logdir or default_logdir(gin_files)
+  os.makedirs(logdir, exist_ok=True)
+  with open(os.path.join(logdir, 'config.gin'), 'w') as f:
+    f.write(gin.config_str())
+  return logdir
+

@@ -1,0 +1,1 @@
+"""State-space models behind one interface (see `base.StateSpaceModel`)."""

@@ -1,0 +1,69 @@
+"""The interface every state-space model implements (RSSM, SSM, GRU, DRNN).
+
+States are dicts of tensors with a leading batch axis (and a time axis for sequences). Time loops are
+`tf.scan`s over a single-step function, so graphs stay small under XLA.
+"""
+import tensorflow as tf
+
+
+def seeds_for(seed, steps):
+  """`steps` independent stateless seeds [steps, 2] from one [2] seed."""
+  return tf.random.experimental.stateless_split(seed, steps)
+
+
+def swap(tree):
+  """[B, T, ...] <-> [T, B, ...] for every tensor of a nested structure."""
+  return tf.nest.map_structure(lambda x: tf.transpose(x, [1, 0] + list(range(2, x.shape.rank))), tree)
+
+
+class StateSpaceModel(tf.Module):
+  """Subclasses implement `initial`, `obs_step`, `img_step`, `features`, `distribution`, `replicate`."""
+
+  #: Whether the model has a stochastic state with a KL term (False for the purely deterministic GRU).
+  stochastic = True
+
+  def initial(self, batch_size):
+    raise NotImplementedError
+
+  def obs_step(self, prev_state, prev_action, embed, seed):
+    """One filtering step: (posterior state, prior state) at time t from the state at t - 1."""
+    raise NotImplementedError
+
+  def img_step(self, prev_state, prev_action, seed):
+    """One open-loop step of the transition model p(s_t | s_{t-1}, a_{t-1})."""
+    raise NotImplementedError
+
+  def features(self, state):
+    """What the decoder, reward head and planner read."""
+    raise NotImplementedError
+
+  def distribution(self, state):
+    """The latent distribution of a state, for KL terms (None for deterministic models)."""
+    raise NotImplementedError
+
+  def replicate(self, state, count, seed):
+    """`count` samples of a batch-1 belief (Algorithm 2, line 5): stochastic parts drawn anew."""
+    raise NotImplementedError
+
+  def observe(self, embed, action, state, seed):
+    """Filters a sequence: embed [B, T, E], action [B, T, A] (a_{t-1} at index t) -> (posteriors, priors)."""
+    steps = tf.shape(embed)[1]
+
+    def step(carry, inputs):
+      prev_post, _ = carry
+      embed_t, action_t, seed_t = inputs
+      return self.obs_step(prev_post, action_t, embed_t, seed_t)
+
+    prior_init = state
+    post, prior = tf.scan(step, (swap(embed), swap(action), seeds_for(seed, steps)), (state, prior_init))
+    return swap(post), swap(prior)
+
+  def imagine(self, action, state, seed):
+    """Open-loop priors for action [B, T, A] from `state` (the state before the first action)."""
+    steps = tf.shape(action)[1]
+
+    def step(prev, inputs):
+      action_t, seed_t = inputs
+      return self.img_step(prev, action_t, seed_t)
+
+    return swap(tf.scan(step, (swap(action), seeds_for(seed, steps)), state))

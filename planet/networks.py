@@ -1,0 +1,133 @@
+"""Encoder, decoder and dense heads (App. A; layer shapes of the authors' code, see faithfulness.md).
+
+Layers are small `tf.Module`s over `tf.nn` ops: no Keras, so variables are plain, checkpoints are stable, and
+the compiled graphs stay simple. Heads return `tfp.distributions`.
+"""
+import gin
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+ACTIVATIONS = {'relu': tf.nn.relu, 'elu': tf.nn.elu, 'linear': tf.identity}
+
+
+def get_activation(name):
+  if name not in ACTIVATIONS:
+    raise ValueError(f"unknown activation {name!r}: choose one of {', '.join(ACTIVATIONS)}")
+  return ACTIVATIONS[name]
+
+
+def _glorot(shape, fan_in, fan_out, name):
+  limit = np.sqrt(6.0 / (fan_in + fan_out))
+  return tf.Variable(tf.random.uniform(shape, -limit, limit), name=name)
+
+
+class Dense(tf.Module):
+
+  def __init__(self, in_size, out_size, activation='linear', name=None):
+    super().__init__(name=name)
+    self.kernel = _glorot([in_size, out_size], in_size, out_size, 'kernel')
+    self.bias = tf.Variable(tf.zeros([out_size]), name='bias')
+    self._act = get_activation(activation)
+
+  def __call__(self, x):
+    y = tf.matmul(x, self.kernel) if x.shape.rank == 2 else tf.tensordot(x, self.kernel, 1)
+    return self._act(y + self.bias)
+
+
+class MLP(tf.Module):
+  """`layers` hidden Dense layers of `units` with an activation, then a linear output layer."""
+
+  def __init__(self, in_size, out_size, units, layers, activation, name=None):
+    super().__init__(name=name)
+    sizes = [in_size] + [units] * layers
+    self.hidden = [Dense(a, b, activation) for a, b in zip(sizes[:-1], sizes[1:])]
+    self.out = Dense(sizes[-1], out_size)
+
+  def __call__(self, x):
+    for layer in self.hidden:
+      x = layer(x)
+    return self.out(x)
+
+
+class Conv(tf.Module):
+  """Stride-2 valid convolution, or its transpose."""
+
+  def __init__(self, in_ch, out_ch, kernel, activation, transpose=False, name=None):
+    super().__init__(name=name)
+    shape = [kernel, kernel, out_ch, in_ch] if transpose else [kernel, kernel, in_ch, out_ch]
+    self.kernel = _glorot(shape, kernel * kernel * in_ch, kernel * kernel * out_ch, 'kernel')
+    self.bias = tf.Variable(tf.zeros([out_ch]), name='bias')
+    self._act = get_activation(activation)
+    self._transpose = transpose
+    self._size = (kernel, out_ch)
+
+  def __call__(self, x):
+    if self._transpose:
+      kernel, out_ch = self._size
+      height = (x.shape[1] - 1) * 2 + kernel
+      shape = tf.stack([tf.shape(x)[0], height, height, out_ch])
+      y = tf.nn.conv2d_transpose(x, self.kernel, shape, 2, 'VALID')
+    else:
+      y = tf.nn.conv2d(x, self.kernel, 2, 'VALID')
+    return self._act(y + self.bias)
+
+
+def _flatten_time(x, inner_dims):
+  """[..., *inner] -> ([N, *inner], leading shape)."""
+  leading = tf.shape(x)[:-inner_dims]
+  return tf.reshape(x, tf.concat([[-1], tf.shape(x)[-inner_dims:]], 0)), leading
+
+
+@gin.configurable
+class Encoder(tf.Module):
+  """World Models conv net: 4 conv layers, kernel 4, stride 2, depth 32/64/128/256 -> 1024-dim embedding."""
+
+  def __init__(self, depth=32, activation='relu', name=None):
+    super().__init__(name=name)
+    channels = [3, depth, 2 * depth, 4 * depth, 8 * depth]
+    self.layers = [Conv(a, b, 4, activation) for a, b in zip(channels[:-1], channels[1:])]
+    self.embed_size = 32 * depth  # 2 x 2 x 8 depth for 64 x 64 inputs.
+
+  def __call__(self, image):
+    x, leading = _flatten_time(image, 3)
+    for layer in self.layers:
+      x = layer(x)
+    return tf.reshape(x, tf.concat([leading, [self.embed_size]], 0))
+
+
+@gin.configurable
+class Decoder(tf.Module):
+  """World Models deconv net: dense to 32 depth, deconvs 128 (k5), 64 (k5), 32 (k6), 3 (k6), stride 2 -> 64x64x3.
+
+  Returns the image likelihood Normal(mean, 1) over every pixel (summed over pixels by Independent).
+  """
+
+  def __init__(self, feature_size, depth=32, activation='relu', name=None):
+    super().__init__(name=name)
+    self.dense = Dense(feature_size, 32 * depth)
+    specs = [(32 * depth, 4 * depth, 5, activation), (4 * depth, 2 * depth, 5, activation),
+             (2 * depth, depth, 6, activation), (depth, 3, 6, 'linear')]
+    self.layers = [Conv(a, b, k, act, transpose=True) for a, b, k, act in specs]
+
+  def __call__(self, features):
+    x, leading = _flatten_time(features, 1)
+    x = self.dense(x)[:, None, None, :]
+    for layer in self.layers:
+      x = layer(x)
+    mean = tf.reshape(x, tf.concat([leading, [64, 64, 3]], 0))
+    return tfd.Independent(tfd.Normal(mean, 1.0), reinterpreted_batch_ndims=3)
+
+
+@gin.configurable
+class RewardHead(tf.Module):
+  """App. A: two fully connected layers of 200 with ReLU; reward likelihood Normal(mean, 1)."""
+
+  def __init__(self, feature_size, units=200, layers=2, activation='relu', name=None):
+    super().__init__(name=name)
+    self.mlp = MLP(feature_size, 1, units, layers, activation)
+
+  def __call__(self, features):
+    return tfd.Normal(self.mlp(features)[..., 0], 1.0)

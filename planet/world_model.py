@@ -1,0 +1,92 @@
+"""Encoder + state-space model + decoder + reward head, the ELBO of Eq. 3 and one compiled train step."""
+import gin
+import tensorflow as tf
+
+from planet import networks
+from planet import objectives
+from planet import optimizer as optimizer_lib
+from planet import preprocess
+from planet.models import rssm
+
+
+@gin.configurable(denylist=['action_size'])
+class WorldModel(tf.Module):
+
+  def __init__(self, action_size, dynamics=rssm.RSSM, free_nats=3.0, kl_scale=1.0, reward_scale=1.0,
+               image_bits=5, name=None):
+    super().__init__(name=name)
+    self.action_size = action_size
+    self.encoder = networks.Encoder()
+    self.dynamics = dynamics(action_size=action_size, embed_size=self.encoder.embed_size)
+    self.decoder = networks.Decoder(self.dynamics.feature_size)
+    self.reward = networks.RewardHead(self.dynamics.feature_size)
+    self._scales = dict(free_nats=free_nats, kl_scale=kl_scale, reward_scale=reward_scale)
+    self.image_bits = image_bits
+
+  def preprocess(self, image, seed):
+    return preprocess.preprocess(image, seed, self.image_bits)
+
+  def loss(self, batch, seed):
+    """Negative ELBO (Eq. 3) of a batch {image uint8 [B,L,64,64,3], action [B,L,A], reward [B,L]}."""
+    noise_seed, model_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    image = self.preprocess(batch['image'], noise_seed)
+    embed = self.encoder(image)
+    batch_size = tf.shape(image)[0]
+    post, prior = self.dynamics.observe(embed, batch['action'], self.dynamics.initial(batch_size), model_seed)
+    features = self.dynamics.features(post)
+    terms = {
+        'image_loss': objectives.negative_log_likelihood(self.decoder(features), image),
+        'reward_loss': objectives.negative_log_likelihood(self.reward(features), batch['reward']),
+    }
+    total = terms['image_loss'] + self._scales['reward_scale'] * terms['reward_loss']
+    if self.dynamics.stochastic:
+      kl_loss, kl = objectives.kl_with_free_nats(
+          self.dynamics.distribution(post), self.dynamics.distribution(prior), self._scales['free_nats'])
+      total += self._scales['kl_scale'] * kl_loss
+      terms.update(kl_loss=kl_loss, kl=kl)
+    terms['loss'] = total
+    return total, terms
+
+
+@gin.configurable(denylist=['model', 'batch_size', 'length'])
+class Learner(tf.Module):
+  """Owns the optimizer; `train_step` is the one compiled update (traced once for fixed batch shapes)."""
+
+  def __init__(self, model, batch_size, length, jit_compile=False, name=None):
+    super().__init__(name=name)
+    self.model = model
+    self.optimizer = optimizer_lib.Adam(model.trainable_variables)
+    self.traces = 0
+    spec = {
+        'image': tf.TensorSpec([batch_size, length, 64, 64, 3], tf.uint8),
+        'action': tf.TensorSpec([batch_size, length, model.action_size], tf.float32),
+        'reward': tf.TensorSpec([batch_size, length], tf.float32),
+    }
+    self.train_step = tf.function(self._train_step, input_signature=[spec, tf.TensorSpec([2], tf.int32)],
+                                  jit_compile=jit_compile)
+
+  def _train_step(self, batch, seed):
+    self.traces += 1  # Python side effect: runs once per trace.
+    variables = self.model.trainable_variables
+    with tf.GradientTape() as tape:
+      _, terms = self.model.loss(batch, seed)
+    gradients = tape.gradient(terms['loss'], variables)
+    terms['grad_norm'] = self.optimizer.apply(gradients)
+    return terms
+
+
+def open_loop_prediction(model, batch, context, seed):
+  """Fig. 10: reconstruct `context` frames with the posterior, then predict the rest open loop from actions.
+
+  Returns (truth, prediction) as model-space images [B, T, 64, 64, 3] in [-0.5, 0.5].
+  """
+  noise_seed, post_seed, prior_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+  truth = model.preprocess(batch['image'], noise_seed)
+  dynamics = model.dynamics
+  embed = model.encoder(truth[:, :context])
+  post, _ = dynamics.observe(embed, batch['action'][:, :context], dynamics.initial(tf.shape(truth)[0]),
+                             post_seed)
+  last = tf.nest.map_structure(lambda x: x[:, -1], post)
+  prior = dynamics.imagine(batch['action'][:, context:], last, prior_seed)
+  features = tf.concat([dynamics.features(post), dynamics.features(prior)], 1)
+  return truth, model.decoder(features).mean()

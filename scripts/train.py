@@ -1,0 +1,38 @@
+#!/usr/bin/env python
+"""Train PlaNet: python scripts/train.py --gin_file=gin/cartpole.gin [--gin_file=...] [--gin_param=...]
+
+The run directory defaults to logs/<task>/<config>/seed<N>, where <config> names the gin files after the task
+file (e.g. `planet`, `ssm`, `quick`). Rerunning the same command resumes the run.
+"""
+import argparse
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from planet import cli  # pylint: disable=wrong-import-position
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--gin_file', action='append', default=[], help='gin config file (repeatable)')
+  parser.add_argument('--gin_param', action='append', default=[], help="gin binding, e.g. 'train.seed=1'")
+  parser.add_argument('--logdir', default=None, help='run directory (default: logs/<task>/<config>/seed<N>)')
+  parser.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+  try:
+    logdir = cli.configure(args.gin_file, args.gin_param, args.logdir)
+  except cli.ConfigError as e:
+    sys.exit(f'error: {e}')
+  logging.info('run directory: %s', logdir)
+  from planet import training  # pylint: disable=import-outside-toplevel
+  try:
+    training.train(logdir, progress=not args.no_progress)
+  except training.TrainingDiverged as e:
+    sys.exit(f'error: {e}')
+
+
+if __name__ == '__main__':
+  main()
