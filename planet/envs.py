@@ -71,7 +71,11 @@ class DMControlEnv:
       (size,) = struct.unpack('<Q', header)
       status, result = pickle.loads(self._read_exactly(size))
     except (BrokenPipeError, EOFError, OSError) as e:
-      code = self._process.poll()
+      try:  # The pipe closes before the exit status is ready; reap the worker so reset() sees it is gone.
+        code = self._process.wait(timeout=5)
+      except subprocess.TimeoutExpired:
+        self._process.kill()
+        code = self._process.wait()
       raise EnvWorkerError(
           f'the environment worker for {self.name!r} died (exit code {code}) during {command!r}; it is '
           'restarted at the next reset(). A negative code or 139 is usually a crash in the renderer: check '

@@ -1,0 +1,66 @@
+"""CEM (Algorithm 2) against toy models whose best action sequence is known."""
+import numpy as np
+import tensorflow as tf
+
+from planet import planner
+from planet.models import base
+
+
+class ToyModel(base.StateSpaceModel):
+  """Deterministic state x in R^A moved by the action: x' = x + a. Reward is -|x' - target|^2."""
+
+  stochastic = False
+
+  def __init__(self, size):
+    super().__init__()
+    self.size = size
+
+  def initial(self, batch_size):
+    return {'x': tf.zeros([batch_size, self.size])}
+
+  def img_step(self, prev_state, prev_action, seed):
+    return {'x': prev_state['x'] + prev_action}
+
+  def features(self, state):
+    return state['x']
+
+  def replicate(self, state, count, seed):
+    return {'x': tf.repeat(state['x'], count, 0)}
+
+
+def _plan(target, **kwargs):
+  model = ToyModel(len(target))
+  reward_fn = lambda x: -tf.reduce_sum(tf.square(x - target), -1)
+  plan = tf.function(lambda seed: planner.cem_plan(model.initial(1), model, reward_fn, len(target), seed,
+                                                   **kwargs))
+  return plan(tf.constant([1, 2])).numpy()
+
+
+def test_cem_finds_known_optimum():
+  # Reaching the target in one step and staying there is optimal: the first action is the target itself.
+  target = np.array([0.6, -0.3], np.float32)
+  action = _plan(target, horizon=4, iterations=10, candidates=500, top_k=50)
+  np.testing.assert_allclose(action, target, atol=0.08)
+
+
+def test_cem_respects_action_bounds():
+  # The optimum lies outside [-1, 1]: the best feasible first action is the bound.
+  action = _plan(np.array([5.0], np.float32), horizon=2, iterations=5, candidates=200, top_k=20)
+  assert -1.0 <= action[0] <= 1.0
+  assert action[0] > 0.9
+
+
+def test_more_iterations_refine_the_plan():
+  target = np.array([0.45], np.float32)
+  errors = [abs(_plan(target, horizon=3, iterations=i, candidates=100, top_k=10)[0] - 0.45) for i in (1, 8)]
+  assert errors[1] < errors[0]
+
+
+def test_refit_estimators_against_hand_computation():
+  candidates = tf.constant([[[1.0]], [[3.0]], [[0.0]], [[2.0]]])  # J=4, H=1, A=1
+  returns = tf.constant([1.0, 3.0, 0.0, 2.0])
+  mean, std = planner.refit(candidates, returns, 2, 'paper')  # elite: 3 and 2
+  np.testing.assert_allclose(mean.numpy(), [[2.5]])
+  np.testing.assert_allclose(std.numpy(), [[(0.5 + 0.5) / (2 - 1)]])
+  mean, std = planner.refit(candidates, returns, 2, 'std')
+  np.testing.assert_allclose(std.numpy(), [[np.sqrt(0.25 + 1e-6)]], rtol=1e-6)

@@ -1,0 +1,197 @@
+"""Unit tests: shapes and dtypes, preprocessing, KL with free nats, Adam, chunk sampling, env API."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from conftest import tiny_gin
+from planet import cli
+from planet import envs
+from planet import networks
+from planet import objectives
+from planet import optimizer
+from planet import preprocess
+from planet import replay as replay_lib
+from planet import world_model
+from planet.models import rssm
+
+tfd = tfp.distributions
+
+
+def test_encoder_decoder_reward_shapes():
+  encoder = networks.Encoder(depth=4)
+  image = tf.zeros([2, 3, 64, 64, 3])
+  embed = encoder(image)
+  assert embed.shape == (2, 3, 128) and embed.dtype == tf.float32
+  decoder = networks.Decoder(feature_size=10, depth=4)
+  dist = decoder(tf.zeros([2, 3, 10]))
+  assert isinstance(dist, tfd.Independent)
+  assert dist.mean().shape == (2, 3, 64, 64, 3)
+  assert dist.log_prob(image).shape == (2, 3)
+  reward = networks.RewardHead(10, units=8)(tf.zeros([2, 3, 10]))
+  assert isinstance(reward, tfd.Normal) and reward.mean().shape == (2, 3)
+
+
+def test_paper_size_encoder_embeds_1024():
+  assert networks.Encoder().embed_size == 1024
+  assert networks.Encoder()(tf.zeros([1, 64, 64, 3])).shape == (1, 1024)
+
+
+def test_rssm_interface_shapes():
+  model = rssm.RSSM(action_size=2, embed_size=5, stochastic_size=3, deterministic_size=4, hidden_size=6)
+  state = model.initial(2)
+  post, prior = model.observe(tf.zeros([2, 7, 5]), tf.zeros([2, 7, 2]), state, tf.constant([0, 1]))
+  for states in (post, prior):
+    assert states['stoch'].shape == (2, 7, 3) and states['deter'].shape == (2, 7, 4)
+    assert bool(tf.reduce_all(states['std'] > 0.1))
+  assert model.features(post).shape == (2, 7, 7)
+  assert isinstance(model.distribution(post), tfd.MultivariateNormalDiag)
+  last = tf.nest.map_structure(lambda x: x[:, -1], post)
+  imagined = model.imagine(tf.zeros([2, 5, 2]), last, tf.constant([0, 2]))
+  assert imagined['stoch'].shape == (2, 5, 3)
+  many = model.replicate(tf.nest.map_structure(lambda x: x[:1], last), 9, tf.constant([0, 3]))
+  assert many['stoch'].shape == (9, 3)
+  # The deterministic part is shared, the stochastic part is drawn anew per sample.
+  assert np.allclose(many['deter'].numpy(), many['deter'].numpy()[:1])
+  assert np.std(many['stoch'].numpy(), 0).min() > 0
+
+
+def test_rssm_posterior_prior_share_the_deterministic_path():
+  model = rssm.RSSM(action_size=1, embed_size=5, stochastic_size=3, deterministic_size=4, hidden_size=6)
+  post, prior = model.observe(tf.random.normal([1, 4, 5]), tf.zeros([1, 4, 1]), model.initial(1),
+                              tf.constant([0, 1]))
+  np.testing.assert_allclose(post['deter'].numpy(), prior['deter'].numpy())
+
+
+def test_preprocess_quantizes_to_5_bits_and_round_trips():
+  image = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+  x = preprocess.preprocess(image, tf.constant([0, 1])).numpy()
+  assert x.dtype == np.float32 and x.min() >= -0.5 and x.max() < 0.5
+  # Noise stays inside the quantization bin: floor(x) bins equal the 5-bit levels.
+  np.testing.assert_array_equal(np.floor((x + 0.5) * 32), image // 8)
+  np.testing.assert_array_equal(preprocess.postprocess(x), (image // 8) * 8)
+  # Dequantization noise is really there (not a constant offset).
+  assert np.std((x + 0.5) * 32 - image // 8) > 0.2
+
+
+def test_kl_free_nats_against_hand_computation():
+  # KL(N(m, s) || N(0, 1)) per dim = 0.5 (s^2 + m^2 - 1) - ln s; summed over dims, clipped per element.
+  post = tfd.MultivariateNormalDiag([[[1.0, 0.0]], [[3.0, 0.0]]], [[[1.0, 1.0]], [[1.0, 1.0]]])
+  prior = tfd.MultivariateNormalDiag(tf.zeros([2, 1, 2]), tf.ones([2, 1, 2]))
+  loss, kl = objectives.kl_with_free_nats(post, prior, 3.0)
+  # Element KLs: 0.5 and 4.5 -> clipped 3 and 4.5 -> mean 3.75 (clamping after the mean would give 3.0).
+  np.testing.assert_allclose(kl.numpy(), 2.5, rtol=1e-6)
+  np.testing.assert_allclose(loss.numpy(), 3.75, rtol=1e-6)
+
+
+def test_adam_matches_hand_computation():
+  var = tf.Variable([1.0, -2.0])
+  adam = optimizer.Adam([var], learning_rate=0.1, epsilon=1e-4, clip_norm=1000.0)
+  grad = np.array([0.5, -4.0], np.float32)
+  adam.apply([tf.constant(grad)])
+  m, v = 0.1 * grad, 0.001 * grad ** 2
+  lr_t = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
+  np.testing.assert_allclose(var.numpy(), np.array([1.0, -2.0]) - lr_t * m / (np.sqrt(v) + 1e-4), rtol=1e-5)
+
+
+def test_adam_clips_global_norm():
+  var = tf.Variable([0.0, 0.0])
+  adam = optimizer.Adam([var], clip_norm=1.0)
+  norm = adam.apply([tf.constant([3.0, 4.0])])
+  assert float(norm) == pytest.approx(5.0)
+  np.testing.assert_allclose(adam.m[0].numpy(), 0.1 * np.array([0.6, 0.8]), rtol=1e-6)
+
+
+def _episode(length, action_size=1, start=0):
+  return {'image': np.full((length, 64, 64, 3), start, np.uint8),
+          'action': np.zeros((length, action_size), np.float32),
+          'reward': np.arange(start, start + length, dtype=np.float32)}
+
+
+def test_chunk_sampling_bounds(tmp_path):
+  replay = replay_lib.Replay(str(tmp_path))
+  replay.add(_episode(12, start=0))
+  replay.add(_episode(30, start=100))
+  replay.add(_episode(5, start=200))  # Too short for L = 10: never sampled.
+  batch = replay.sample(200, 10, np.random.RandomState(0))
+  assert batch['image'].shape == (200, 10, 64, 64, 3) and batch['image'].dtype == np.uint8
+  rewards = batch['reward']
+  # Consecutive steps of one episode, fully inside it.
+  np.testing.assert_array_equal(np.diff(rewards, axis=1), 1)
+  starts = rewards[:, 0]
+  assert set(np.unique(starts[starts < 100])) <= set(range(0, 3))
+  assert set(np.unique(starts[starts >= 100])) <= set(range(100, 121))
+  assert not np.any(starts >= 200)
+  # Uniform over episodes first: both usable episodes about equally often despite different lengths.
+  assert 60 < np.sum(starts < 100) < 140
+  assert replay.num_steps == 11 + 29 + 4
+
+
+def test_replay_survives_partial_file_and_resumes_indices(tmp_path):
+  replay = replay_lib.Replay(str(tmp_path))
+  replay.add(_episode(12))
+  path = replay.add(_episode(12))
+  with open(path, 'r+b') as f:  # Truncate as a crash mid-write of a non-atomic writer would.
+    f.truncate(100)
+  with open(os.path.join(tmp_path, '.abc.tmp'), 'wb') as f:
+    f.write(b'partial')
+  reloaded = replay_lib.Replay(str(tmp_path))
+  assert reloaded.num_episodes == 1
+  assert reloaded.next_index == 2  # Never overwrites an existing file name.
+
+
+def test_prefetcher_yields_batches(tmp_path):
+  replay = replay_lib.Replay(str(tmp_path))
+  replay.add(_episode(20))
+  prefetch = replay_lib.Prefetcher(replay, 3, 5, seed=0)
+  try:
+    assert next(prefetch)['image'].shape == (3, 5, 64, 64, 3)
+  finally:
+    prefetch.close()
+
+
+def test_fake_env_api():
+  env = envs.FakeEnv(seed=0, max_env_steps=6, action_repeat=2)
+  obs = env.reset(seed=1)
+  assert obs['image'].shape == (64, 64, 3) and obs['image'].dtype == np.uint8
+  steps = 0
+  done = False
+  while not done:
+    obs, reward, done, info = env.step([0.5])
+    steps += 1
+  assert steps == 3 and info['env_steps'] == 6
+
+
+def test_unknown_task_gives_clear_error():
+  with pytest.raises(ValueError, match='unknown task .*cartpole'):
+    envs.make_env('cartpol')
+
+
+def test_bad_gin_binding_gives_clear_error():
+  with pytest.raises(cli.ConfigError, match="bad gin configuration.*'RSSM'.*'not_a_parameter'"):
+    cli.parse([], ['RSSM.not_a_parameter = 3'])
+  with pytest.raises(cli.ConfigError, match='bad gin configuration'):
+    cli.parse([], ['NoSuchThing.size = 3'])
+  with pytest.raises(cli.ConfigError, match='not found'):
+    cli.parse(['gin/nope.gin'], [])
+
+
+def test_train_step_and_act_trace_once():
+  from planet import agent as agent_lib
+  cli.parse([], tiny_gin())
+  model = world_model.WorldModel(2)
+  learner = world_model.Learner(model, batch_size=2, length=4)
+  batch = {'image': np.zeros((2, 4, 64, 64, 3), np.uint8), 'action': np.zeros((2, 4, 2), np.float32),
+           'reward': np.zeros((2, 4), np.float32)}
+  for step in range(3):
+    learner.train_step(batch, tf.constant([0, step]))
+  assert learner.traces == 1
+  agent = agent_lib.Agent(model)
+  for step in range(3):
+    action = agent.act({'image': np.zeros((64, 64, 3), np.uint8)}, np.array([0, step]), explore=step % 2 == 0)
+    assert action.shape == (2,) and np.all(np.abs(action) <= 1)
+  agent.reset()
+  agent.act({'image': np.zeros((64, 64, 3), np.uint8)}, np.array([0, 9]), explore=False)
+  assert agent.traces == 1
