@@ -38,6 +38,10 @@ def default_logdir(gin_files):
   return os.path.join('logs', task, '-'.join(names) or 'planet', f'seed{seed}')
 
 
+def query(name):
+  return gin.query_parameter(name)
+
+
 def _query(name, default):
   try:
     return gin.query_parameter(name)
