@@ -12,15 +12,29 @@ def register_configurables():
   """Imports every module with gin configurables so that bindings to them resolve."""
   # pylint: disable=import-outside-toplevel,unused-import
   from planet import agent, envs, networks, optimizer, planner, training, world_model
-  from planet.models import rssm
+  from planet.models import drnn, gru, rssm, ssm
+
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def resolve(path):
+  """A gin file path as given, or relative to the repository root (so scripts run from any directory)."""
+  if os.path.exists(path):
+    return path
+  candidate = os.path.join(REPO_ROOT, path)
+  if os.path.exists(candidate):
+    return candidate
+  raise ConfigError(f'gin file {path!r} not found (give a path relative to the repository root or a full path)')
 
 
 def parse(gin_files, gin_params):
   register_configurables()
-  for path in gin_files:
-    if not os.path.exists(path):
-      raise ConfigError(f'gin file {path!r} not found (run from the repository root, or give a full path)')
+  gin_files = [resolve(path) for path in gin_files]
   gin.clear_config()
+  # `include 'gin/base.gin'` lines resolve against the repository root too.
+  if REPO_ROOT not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+    gin.add_config_file_search_path(REPO_ROOT)
   try:
     gin.parse_config_files_and_bindings(gin_files, gin_params, finalize_config=False)
   except (ValueError, KeyError, SyntaxError) as e:

@@ -18,3 +18,35 @@ def kl_with_free_nats(posterior, prior, free_nats):
 def negative_log_likelihood(distribution, target):
   """-E[ln p(target)], averaged over batch and time; summed over event dims by the distribution."""
   return -tf.reduce_mean(distribution.log_prob(target))
+
+
+def overshooting_kls(dynamics, posterior, action, distance, free_nats, seed):
+  """Latent overshooting (Eq. 7) for distances d = 2..D: KL(q(s_t) || p(s_t | s_{t-d})) per distance.
+
+  The d-step priors are rolled out open loop from every posterior state with the observed actions; the
+  posterior targets are under stop_gradient (Sec. 4), the free nats apply per element as for d = 1.
+  Returns a [D - 1] tensor: the mean clipped KL for d = 2..D over the (batch, time) pairs that exist.
+  """
+  batch, steps = tf.shape(action)[0], tf.shape(action)[1]
+  flat = lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+  start = tf.nest.map_structure(flat, posterior)
+  # Step k of the rollout from time t uses action a_{t+k-1}, stored at index t + k; pad past the end.
+  padded_action = tf.concat([action, tf.zeros_like(action[:, :distance])], 1)
+  actions = tf.stack([flat(padded_action[:, k:k + steps]) for k in range(1, distance + 1)])
+  seeds = tf.random.experimental.stateless_split(seed, distance)
+  priors = tf.scan(lambda prev, inputs: dynamics.img_step(prev, inputs[0], inputs[1]), (actions, seeds), start)
+  target_pad = tf.nest.map_structure(lambda x: tf.concat([x, x[:, :distance]], 1), posterior)
+  terms = []
+  for d in range(2, distance + 1):
+    target = tf.nest.map_structure(lambda x, d=d: tf.stop_gradient(flat(x[:, d:d + steps])), target_pad)
+    prior = tf.nest.map_structure(lambda x, d=d: x[d - 1], priors)
+    kl = tf.maximum(tfd.kl_divergence(dynamics.distribution(target), dynamics.distribution(prior)), free_nats)
+    valid = tf.cast(flat(tf.tile(tf.range(steps)[None], [batch, 1])) + d < steps, tf.float32)
+    terms.append(tf.reduce_sum(kl * valid) / tf.maximum(tf.reduce_sum(valid), 1.0))
+  return tf.stack(terms)
+
+
+def global_prior_kl(distribution):
+  """App. A's fixed global prior term: KL(q(s_t) || Normal(0, I)), averaged over batch and time."""
+  standard = tfd.MultivariateNormalDiag(tf.zeros_like(distribution.mean()), tf.ones_like(distribution.mean()))
+  return tf.reduce_mean(tfd.kl_divergence(distribution, standard))

@@ -17,7 +17,7 @@ def refit(candidates, returns, top_k, std_estimator):
   mean = tf.reduce_mean(elite, 0)
   if std_estimator == 'paper':
     # Algorithm 2, line 8 as printed: sigma = 1 / (K - 1) * sum_k |a_k - mu|.
-    std = tf.reduce_sum(tf.abs(elite - mean), 0) / (top_k - 1)
+    std = tf.reduce_sum(tf.abs(elite - mean), 0) / max(top_k - 1, 1)
   elif std_estimator == 'std':
     # Authors' code: sqrt(variance + 1e-6) of the elite.
     std = tf.sqrt(tf.reduce_mean(tf.square(elite - mean), 0) + 1e-6)

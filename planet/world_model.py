@@ -13,14 +13,19 @@ from planet.models import rssm
 class WorldModel(tf.Module):
 
   def __init__(self, action_size, dynamics=rssm.RSSM, free_nats=3.0, kl_scale=1.0, reward_scale=1.0,
-               image_bits=5, name=None):
+               image_bits=5, overshooting=1, overshooting_scale=1.0, global_prior_scale=0.0, name=None):
+    """`overshooting` is D of Eq. 7 (1: the standard bound); beta_1 = kl_scale, beta_d = overshooting_scale."""
     super().__init__(name=name)
     self.action_size = action_size
     self.encoder = networks.Encoder()
     self.dynamics = dynamics(action_size=action_size, embed_size=self.encoder.embed_size)
     self.decoder = networks.Decoder(self.dynamics.feature_size)
     self.reward = networks.RewardHead(self.dynamics.feature_size)
-    self._scales = dict(free_nats=free_nats, kl_scale=kl_scale, reward_scale=reward_scale)
+    if overshooting < 1:
+      raise ValueError(f'WorldModel.overshooting is the distance D >= 1 of Eq. 7 (1 = off), got {overshooting}')
+    self._scales = dict(free_nats=free_nats, kl_scale=kl_scale, reward_scale=reward_scale,
+                        overshooting=overshooting, overshooting_scale=overshooting_scale,
+                        global_prior_scale=global_prior_scale)
     self.image_bits = image_bits
 
   def preprocess(self, image, seed):
@@ -39,11 +44,22 @@ class WorldModel(tf.Module):
         'reward_loss': objectives.negative_log_likelihood(self.reward(features), batch['reward']),
     }
     total = terms['image_loss'] + self._scales['reward_scale'] * terms['reward_loss']
+    scales = self._scales
     if self.dynamics.stochastic:
       kl_loss, kl = objectives.kl_with_free_nats(
-          self.dynamics.distribution(post), self.dynamics.distribution(prior), self._scales['free_nats'])
-      total += self._scales['kl_scale'] * kl_loss
+          self.dynamics.distribution(post), self.dynamics.distribution(prior), scales['free_nats'])
       terms.update(kl_loss=kl_loss, kl=kl)
+      divergence = scales['kl_scale'] * kl_loss
+      if scales['overshooting'] > 1:
+        # Eq. 7: (1 / D) sum_d beta_d KL_d, the d = 1 term being the standard one.
+        extra = objectives.overshooting_kls(self.dynamics, post, batch['action'], scales['overshooting'],
+                                            scales['free_nats'], tf.random.experimental.stateless_split(seed, 3)[2])
+        terms['overshooting_loss'] = tf.reduce_mean(extra)
+        divergence = (divergence + scales['overshooting_scale'] * tf.reduce_sum(extra)) / scales['overshooting']
+      total += divergence
+      if scales['global_prior_scale']:
+        terms['global_prior_loss'] = objectives.global_prior_kl(self.dynamics.distribution(post))
+        total += scales['global_prior_scale'] * terms['global_prior_loss']
     terms['loss'] = total
     return total, terms
 

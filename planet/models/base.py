@@ -13,7 +13,11 @@ def seeds_for(seed, steps):
 
 def swap(tree):
   """[B, T, ...] <-> [T, B, ...] for every tensor of a nested structure."""
-  return tf.nest.map_structure(lambda x: tf.transpose(x, [1, 0] + list(range(2, x.shape.rank))), tree)
+  def transpose(x):
+    x = tf.convert_to_tensor(x)
+    return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
+
+  return tf.nest.map_structure(transpose, tree)
 
 
 class StateSpaceModel(tf.Module):

@@ -1,0 +1,187 @@
+"""Model and agent variants of Figs. 4-9: each overlay changes what it claims to change."""
+import glob
+import os
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_gin
+from planet import agent as agent_lib
+from planet import cli
+from planet import objectives
+from planet import planner
+from planet import training
+from planet import world_model
+from planet.models import drnn, gru, rssm, ssm
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_VARIANTS = ['GRUModel.deterministic_size = 16', 'GRUModel.hidden_size = 16', 'SSM.stochastic_size = 4',
+                 'SSM.hidden_size = 16', 'DRNN.stochastic_size = 4', 'DRNN.deterministic_size = 16',
+                 'DRNN.hidden_size = 16']
+
+
+def _batch(batch=2, length=6, action=1, seed=0):
+  rng = np.random.RandomState(seed)
+  return {'image': rng.randint(0, 256, (batch, length, 64, 64, 3)).astype(np.uint8),
+          'action': rng.uniform(-1, 1, (batch, length, action)).astype(np.float32),
+          'reward': rng.uniform(0, 1, (batch, length)).astype(np.float32)}
+
+
+def _model(overlays=(), extra=()):
+  cli.parse([os.path.join(ROOT, path) for path in overlays], tiny_gin(list(extra) + TINY_VARIANTS))
+  return world_model.WorldModel(1)
+
+
+def test_gru_model_is_deterministic_without_kl():
+  model = _model(['gin/ablations/gru.gin'])
+  assert isinstance(model.dynamics, gru.GRUModel)
+  _, terms = model.loss(_batch(), tf.constant([0, 1]))
+  assert 'kl' not in terms and 'kl_loss' not in terms
+  state = model.dynamics.initial(3)
+  actions = tf.random.normal([3, 5, 1])
+  a = model.dynamics.imagine(actions, state, tf.constant([0, 1]))
+  b = model.dynamics.imagine(actions, state, tf.constant([7, 8]))
+  np.testing.assert_array_equal(a['deter'].numpy(), b['deter'].numpy())  # No randomness at all.
+  assert set(a) == {'deter'}
+
+
+def test_ssm_has_no_deterministic_state():
+  model = _model(['gin/ablations/ssm.gin'])
+  assert isinstance(model.dynamics, ssm.SSM)
+  state = model.dynamics.initial(2)
+  assert set(state) == {'mean', 'std', 'stoch'}
+  assert model.dynamics.features(state).shape == (2, 4)
+  _, terms = model.loss(_batch(), tf.constant([0, 1]))
+  assert np.isfinite(float(terms['kl']))
+
+
+def test_drnn_features_are_the_decoder_state():
+  model = _model(['gin/ablations/drnn.gin'])
+  assert isinstance(model.dynamics, drnn.DRNN)
+  post, prior = model.dynamics.observe(tf.random.normal([2, 4, model.encoder.embed_size]),
+                                       tf.zeros([2, 4, 1]), model.dynamics.initial(2), tf.constant([0, 1]))
+  np.testing.assert_array_equal(model.dynamics.features(post).numpy(), post['decoder'].numpy())
+  assert not np.allclose(post['mean'].numpy(), prior['mean'].numpy())  # The prior sees a zero embedding.
+
+
+def test_elu_changes_the_activations():
+  relu = _model()
+  elu = _model(['gin/ablations/elu.gin'])
+  x = tf.constant([[-1.0] * (4 + 1)])
+  assert relu.dynamics.prior_in._act is tf.nn.relu  # pylint: disable=protected-access
+  assert elu.dynamics.prior_in._act is tf.nn.elu  # pylint: disable=protected-access
+  assert float(tf.reduce_min(elu.dynamics.prior_in(x))) < 0 <= float(tf.reduce_min(relu.dynamics.prior_in(x)))
+
+
+def test_overshooting_with_distance_one_is_the_standard_elbo():
+  batch, seed = _batch(), tf.constant([0, 1])
+  standard = _model()
+  total, _ = standard.loss(batch, seed)
+  one = _model(extra=['WorldModel.overshooting = 1'])
+  for a, b in zip(standard.trainable_variables, one.trainable_variables):
+    b.assign(a)
+  total_one, terms = one.loss(batch, seed)
+  assert 'overshooting_loss' not in terms
+  np.testing.assert_allclose(total_one.numpy(), total.numpy(), rtol=1e-6)
+
+
+def test_overshooting_adds_multi_step_terms_with_stopped_posterior_gradients():
+  model = _model(extra=['WorldModel.overshooting = 3', 'WorldModel.free_nats = 0.0'])
+  dynamics = model.dynamics
+  embed = tf.random.normal([2, 6, model.encoder.embed_size])
+  action = tf.random.normal([2, 6, 1])
+  post, _ = dynamics.observe(embed, action, dynamics.initial(2), tf.constant([0, 1]))
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([post['mean'], post['std']])
+    extra = objectives.overshooting_kls(dynamics, post, action, 3, 0.0, tf.constant([0, 2]))
+    total = tf.reduce_sum(extra)
+  assert extra.shape == (2,) and bool(tf.reduce_all(extra > 0))
+  # The posterior mean/std only enter as KL targets: their gradient is stopped. Priors do get gradients.
+  assert tape.gradient(total, post['mean']) is None and tape.gradient(total, post['std']) is None
+  grads = tape.gradient(total, dynamics.prior_out.trainable_variables)
+  assert all(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads)
+  # The d = 2 term against a hand-rolled two-step prediction: from the posterior at (b, t) with actions stored at
+  # t + 1 and t + 2, compared with the posterior at t + 2, for every t with t + 2 < T.
+  batch, steps = 2, 6
+  starts = [(b, t) for b in range(batch) for t in range(steps)]
+  take = lambda tree, pairs: tf.nest.map_structure(lambda x: tf.stack([x[b, t] for b, t in pairs]), tree)
+  pad = lambda b, t: (b, min(t, steps - 1))
+  seeds = tf.random.experimental.stateless_split(tf.constant([0, 2]), 2)
+  one = dynamics.img_step(take(post, starts), tf.stack([action[pad(b, t + 1)] for b, t in starts]), seeds[0])
+  two = dynamics.img_step(one, tf.stack([action[pad(b, t + 2)] for b, t in starts]), seeds[1])
+  valid = [i for i, (b, t) in enumerate(starts) if t + 2 < steps]
+  target = dynamics.distribution(take(post, [(b, t + 2) for b, t in np.array(starts)[valid]]))
+  prior = dynamics.distribution(tf.nest.map_structure(lambda x: tf.gather(x, valid), two))
+  hand = float(tf.reduce_mean(objectives.tfd.kl_divergence(target, prior)))
+  flat = objectives.overshooting_kls(dynamics, post, action, 2, 0.0, tf.constant([0, 2]))
+  np.testing.assert_allclose(float(flat[0]), hand, rtol=1e-5)
+
+
+def test_global_prior_term_is_added():
+  batch, seed = _batch(), tf.constant([0, 1])
+  plain = _model()
+  total, terms = plain.loss(batch, seed)
+  prior = _model(['gin/ablations/global_prior.gin'])
+  for a, b in zip(plain.trainable_variables, prior.trainable_variables):
+    b.assign(a)
+  total_prior, prior_terms = prior.loss(batch, seed)
+  assert 'global_prior_loss' not in terms and float(prior_terms['global_prior_loss']) > 0
+  np.testing.assert_allclose(total_prior.numpy(), total.numpy() + prior_terms['global_prior_loss'].numpy(),
+                             rtol=1e-5)
+
+
+def test_random_shooting_runs_exactly_one_iteration_and_takes_the_best():
+  cli.parse([os.path.join(ROOT, 'gin/ablations/random_shooting.gin')], [])
+  calls = tf.Variable(0)
+  from test_planner import ToyModel  # pylint: disable=import-outside-toplevel
+  model = ToyModel(1)
+
+  def reward_fn(x):
+    calls.assign_add(1)
+    return -tf.reduce_sum(tf.square(x - 0.3), -1)
+
+  plan = tf.function(lambda seed: planner.cem_plan(model.initial(1), model, reward_fn, 1, seed, horizon=1,
+                                                   candidates=1000))
+  action = plan(tf.constant([0, 1])).numpy()
+  assert int(calls.numpy()) == 1
+  assert abs(action[0] - 0.3) < 0.01  # The best of 1000 uniform-ish draws lands very near the optimum.
+  assert gin.query_parameter('cem_plan.top_k') == 1
+
+
+def test_random_collection_never_plans_during_collection(tmp_path, monkeypatch):
+  explore_calls = []
+  original = agent_lib.Agent.act
+
+  def spy(self, observation, seed, explore):
+    explore_calls.append(explore)
+    return original(self, observation, seed, explore)
+
+  monkeypatch.setattr(agent_lib.Agent, 'act', spy)
+  cli.parse([os.path.join(ROOT, 'gin/ablations/random_collection.gin')], tiny_gin(_FAKE + ['train.total_episodes = 4']))
+  assert gin.query_parameter('train.random_collection') is True
+  records = training.train(str(tmp_path), progress=False)
+  assert records[-1]['grad_steps'] == 6  # The model is trained as usual ...
+  assert explore_calls and not any(explore_calls)  # ... and the planner only acts in test episodes.
+
+
+_FAKE = ["train.task = 'fake'", 'train.seed_episodes = 2', 'train.collect_interval = 3', 'train.batch_size = 2',
+         'train.chunk_length = 6', 'train.test_every = 2', 'train.final_test_episodes = 1',
+         'train.video_every = 0', 'make_env.max_env_steps = 20']
+
+
+@pytest.mark.parametrize('overlay', sorted(glob.glob(os.path.join(ROOT, 'gin', 'ablations', '*.gin'))),
+                         ids=lambda path: os.path.basename(path))
+def test_every_overlay_runs_on_the_fake_env(tmp_path, overlay):
+  cli.parse([os.path.join(ROOT, 'gin/base.gin'), overlay],
+            tiny_gin(_FAKE + TINY_VARIANTS + ['train.total_episodes = 3', 'WorldModel.overshooting = 2'
+                                              if 'overshooting' in overlay else 'train.seed = 0']))
+  records = training.train(str(tmp_path), progress=False)
+  assert [r['episodes'] for r in records] == [1, 2, 3] and np.isfinite(records[-1]['loss'])
+
+
+def test_variant_run_directories_are_named_after_the_overlay():
+  cli.parse(['gin/cheetah.gin', 'gin/ablations/ssm.gin'], [])
+  assert cli.default_logdir(['gin/cheetah.gin', 'gin/ablations/ssm.gin']) == os.path.join(
+      'logs', 'cheetah', 'ssm', 'seed0')
