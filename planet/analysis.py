@@ -1,0 +1,117 @@
+"""Reading finished runs from results/ and the statistics of the paper's figures (no TensorFlow here).
+
+Layout: results/<task>/<variant>/seed<N>/metrics.jsonl (+ operative_config.gin). Test points pool the test
+trajectories of every seed at the same episode count, as the paper's curves do ("median and percentiles 5 to 95
+over 5 seeds and 10 trajectories").
+"""
+import collections
+import csv
+import json
+import os
+import re
+import shutil
+
+TASKS = ('cartpole', 'reacher', 'cheetah', 'finger', 'cup', 'walker')
+TASK_TITLES = {'cartpole': 'Cartpole Swing Up', 'reacher': 'Reacher Easy', 'cheetah': 'Cheetah Run',
+               'finger': 'Finger Spin', 'cup': 'Cup Catch', 'walker': 'Walker Walk'}
+SMALL_FILES = ('metrics.jsonl', 'operative_config.gin', 'config.gin', 'command.txt', 'eval.json')
+
+Run = collections.namedtuple('Run', 'task variant seed path records')
+
+
+def read_jsonl(path):
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def find_runs(root):
+  """Every results/<task>/<variant>/seed<N>/metrics.jsonl under `root`."""
+  runs = []
+  if not os.path.isdir(root):
+    return runs
+  for task in sorted(os.listdir(root)):
+    task_dir = os.path.join(root, task)
+    if task in ('reference', 'figures', 'benchmarks', 'true_sim') or not os.path.isdir(task_dir):
+      continue
+    for variant in sorted(os.listdir(task_dir)):
+      for seed_dir in sorted(os.listdir(os.path.join(task_dir, variant))):
+        match = re.match(r'^seed(\d+)$', seed_dir)
+        path = os.path.join(task_dir, variant, seed_dir)
+        if match and os.path.exists(os.path.join(path, 'metrics.jsonl')):
+          runs.append(Run(task, variant, int(match.group(1)), path, read_jsonl(os.path.join(path, 'metrics.jsonl'))))
+  return runs
+
+
+def test_points(records):
+  """{episodes: [test returns]} of one run."""
+  points = {}
+  for record in records:
+    returns = record.get('test_returns') or ([record['test_return']] if record.get('test_return') is not None
+                                             else [])
+    if returns:
+      points[record['episodes']] = list(returns)
+  return points
+
+
+def pooled_curve(runs, low=5, high=95):
+  """Median and percentile band over all seeds' test trajectories at each episode count.
+
+  Returns (episodes, median, low, high, counts) as lists; an episode count enters when any seed has it.
+  """
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  pooled = collections.defaultdict(list)
+  for run in runs:
+    for episodes, returns in test_points(run.records).items():
+      pooled[episodes].extend(returns)
+  episodes = sorted(pooled)
+  values = [np.asarray(pooled[e], float) for e in episodes]
+  return (episodes, [float(np.median(v)) for v in values], [float(np.percentile(v, low)) for v in values],
+          [float(np.percentile(v, high)) for v in values], [len(v) for v in values])
+
+
+def final_score(runs, episode=None):
+  """Mean test return over seeds x trajectories at `episode` (default: each run's last test point).
+
+  Returns (mean, number of seeds, number of trajectories, episodes used per seed) or None.
+  """
+  returns, used = [], []
+  for run in runs:
+    points = test_points(run.records)
+    candidates = [e for e in points if episode is None or e <= episode]
+    if not candidates:
+      continue
+    last = max(candidates)
+    returns.extend(points[last])
+    used.append(last)
+  if not returns:
+    return None
+  return sum(returns) / len(returns), len(used), len(returns), used
+
+
+def read_reference(path):
+  """{method: {task: score}} from results/reference/table1.csv."""
+  with open(path) as f:
+    return {row['method']: {task: float(row[task]) for task in TASKS} for row in csv.DictReader(f)}
+
+
+def collect_run(logdir, results_root, task=None, variant=None, seed=None):
+  """Copies a run directory's small files into results/<task>/<variant>/seed<N>/; returns the target.
+
+  task/variant/seed default to the logs/<task>/<variant>/seed<N> layout of the run directory.
+  """
+  parts = os.path.normpath(os.path.abspath(logdir)).split(os.sep)
+  match = re.match(r'^seed(\d+)$', parts[-1])
+  seed = seed if seed is not None else (int(match.group(1)) if match else 0)
+  variant = variant or parts[-2]
+  task = task or parts[-3]
+  target = os.path.join(results_root, task, variant, f'seed{seed}')
+  os.makedirs(target, exist_ok=True)
+  copied = []
+  for name in SMALL_FILES:
+    source = os.path.join(logdir, name)
+    if os.path.exists(source):
+      shutil.copyfile(source, os.path.join(target, name))
+      copied.append(name)
+  if 'metrics.jsonl' not in copied:
+    raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
+  return target

@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Regenerate the paper's Table 1 and Figures 4-9 from the runs under results/.
+
+  python scripts/plot.py [--results results] [--out results/figures] [--episode 1000]
+  python scripts/plot.py --collect logs/cartpole/planet/seed0     # copy a finished run's small files first
+
+Each figure compares variants (results/<task>/<variant>/seed<N>/) per task panel: the median test return over
+seeds and trajectories with the 5-95 percentile band, and the model-free D4PG / A3C final scores as lines.
+Missing runs are listed as missing, never drawn as zero. Figure 12 (true-simulator CEM sweep) is drawn by
+scripts/true_sim.py.
+"""
+import argparse
+import csv
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import matplotlib  # pylint: disable=wrong-import-position
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+
+from planet import analysis  # pylint: disable=wrong-import-position
+
+# Figure -> (title, [(variant directory, label)]). Variant directories are the run-directory names that
+# scripts/train.py derives from the gin overlays (e.g. gin/ablations/ssm.gin -> ssm).
+FIGURES = {
+    'fig4_model_designs': ('Model designs (Fig. 4)', [('planet', 'PlaNet (RSSM)'), ('gru', 'Deterministic (GRU)'),
+                                                       ('ssm', 'Stochastic (SSM)')]),
+    'fig5_agent_designs': ('Agent designs (Fig. 5)', [('planet', 'PlaNet'), ('random_shooting', 'Random shooting'),
+                                                       ('random_collection', 'Random collection')]),
+    'fig6_multitask': ('One agent, all tasks (Figs. 6-7)', [('planet', 'Separate agents'),
+                                                             ('multitask', 'Single agent')]),
+    'fig8_overshooting': ('Latent overshooting (Fig. 8)', [('planet', 'RSSM'), ('overshooting', 'RSSM + overshooting'),
+                                                            ('drnn', 'DRNN'), ('drnn-overshooting',
+                                                                               'DRNN + overshooting')]),
+    'fig9_activation': ('Activation functions (Fig. 9)', [('planet', 'RSSM (ReLU)'), ('elu', 'RSSM (ELU)'),
+                                                           ('ssm', 'SSM (ReLU)'), ('ssm-elu', 'SSM (ELU)')]),
+}
+COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
+
+
+def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=analysis.TASKS):
+  """One figure, a panel per task. Returns the list of (task, variant) pairs with no runs."""
+  rows = 1 if len(tasks) <= 3 else 2
+  cols = -(-len(tasks) // rows)
+  fig, axes = plt.subplots(rows, cols, figsize=(max(3.4 * cols, 5.5), 2.6 * rows + 1.0), squeeze=False)
+  axes = axes.ravel()
+  for ax in axes[len(tasks):]:
+    ax.set_visible(False)
+  missing = []
+  last_episode = 0
+  for ax, task in zip(axes, tasks):
+    for color, (variant, label) in zip(COLORS, variants):
+      selected = [r for r in runs if r.task == task and r.variant == variant]
+      episodes, median, low, high, _ = analysis.pooled_curve(selected)
+      if not episodes:
+        missing.append((task, variant))
+        ax.plot([], [], color=color, label=f'{label} (missing)' if task == tasks[0] else None, alpha=0.3)
+        continue
+      seeds = len({r.seed for r in selected})
+      last_episode = max(last_episode, episodes[-1])
+      ax.plot(episodes, median, color=color, label=f'{label} ({seeds} seed{"s" * (seeds > 1)})'
+              if task == tasks[0] else None)
+      ax.fill_between(episodes, low, high, color=color, alpha=0.2, linewidth=0)
+    for method, style in (('D4PG', '--'), ('A3C', ':')):
+      if method in reference:
+        ax.axhline(reference[method][task], color='gray', linestyle=style, linewidth=1,
+                   label=f'{method} (1e5 episodes)' if task == tasks[0] else None)
+    ax.set_title(analysis.TASK_TITLES.get(task, task), fontsize=9)
+    ax.set_xlabel('episodes', fontsize=8)
+    ax.set_ylim(0, 1000)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+  for ax in axes[:len(tasks)]:
+    ax.set_xlim(0, last_episode or 1000)  # Empty panels show the paper's 1000-episode axis.
+  for ax in axes[::cols]:
+    ax.set_ylabel('test return', fontsize=8)
+  fig.suptitle(title, fontsize=10)
+  fig.legend(loc='lower center', ncol=3, fontsize=7, frameon=False)
+  fig.tight_layout(rect=(0, 0.75 / (2.6 * rows + 1.0) + 0.05, 1, 0.95))
+  for ext in ('png', 'pdf'):
+    fig.savefig(os.path.join(out_dir, f'{name}.{ext}'), dpi=150)
+  plt.close(fig)
+  return missing
+
+
+def table1(runs, reference, episode, out_dir, variant='planet'):
+  """Table 1 as markdown and CSV: our score per task beside the published rows. Returns the rows."""
+  header = ['method', 'modality', 'episodes'] + list(analysis.TASKS)
+  rows = []
+  ours = ['PlaNet (this code)', 'pixels', episode or 'last']
+  notes = []
+  for task in analysis.TASKS:
+    score = analysis.final_score([r for r in runs if r.task == task and r.variant == variant], episode)
+    if score is None:
+      ours.append('')
+      notes.append(f'{task}: no run')
+    else:
+      mean, seeds, trajectories, used = score
+      ours.append(f'{mean:.0f}')
+      notes.append(f'{task}: {seeds} seed(s), {trajectories} trajectories at episodes {sorted(set(used))}')
+  rows.append(ours)
+  for method, scores in reference.items():
+    rows.append([method, *_reference_meta(method)] + [f'{scores[t]:.0f}' for t in analysis.TASKS])
+  with open(os.path.join(out_dir, 'table1.csv'), 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(header)
+    writer.writerows(rows)
+  with open(os.path.join(out_dir, 'table1.md'), 'w') as f:
+    f.write('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header) + '\n')
+    for row in rows:
+      f.write('| ' + ' | '.join(str(x) for x in row) + ' |\n')
+    f.write('\nOur row: mean test return over seeds x test trajectories at the last test point at or before '
+            f'episode {episode or "(any)"}, variant `{variant}`.\n')
+    for note in notes:
+      f.write(f'- {note}\n')
+  return rows
+
+
+def _reference_meta(method):
+  meta = {'A3C': ('proprioceptive', '100000'), 'D4PG': ('pixels', '100000'), 'PlaNet': ('pixels', '1000'),
+          'CEM + true simulator': ('simulator state', '0')}
+  return meta.get(method, ('', ''))
+
+
+def plot_all_runs(runs, reference, out_dir):
+  """Every variant found, per task (e.g. the CPU `quick` curve), in one figure."""
+  tasks = sorted({r.task for r in runs}, key=lambda t: analysis.TASKS.index(t) if t in analysis.TASKS else 99)
+  variants = sorted({r.variant for r in runs})
+  if tasks:
+    plot_comparison('all_runs', 'All runs in results/', [(v, v) for v in variants], runs, reference, out_dir,
+                    tasks=tasks)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'results')
+  parser.add_argument('--results', default=root)
+  parser.add_argument('--out', default=None, help='default: <results>/figures')
+  parser.add_argument('--reference', default=os.path.join(root, 'reference', 'table1.csv'))
+  parser.add_argument('--episode', type=int, default=None, help='score Table 1 at this episode (default: last)')
+  parser.add_argument('--collect', default=None, help='first copy this run directory into results/')
+  parser.add_argument('--variant', default=None, help='with --collect: the variant name (default: from path)')
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.INFO, format='%(message)s')
+  if args.collect:
+    target = analysis.collect_run(args.collect, args.results, variant=args.variant)
+    logging.info('copied %s -> %s', args.collect, target)
+  out = args.out or os.path.join(args.results, 'figures')
+  os.makedirs(out, exist_ok=True)
+  runs = analysis.find_runs(args.results)
+  reference = analysis.read_reference(args.reference)
+  logging.info('found %d run(s): %s', len(runs), ', '.join(f'{r.task}/{r.variant}/seed{r.seed}' for r in runs))
+  table1(runs, reference, args.episode, out)
+  for name, (title, variants) in FIGURES.items():
+    missing = plot_comparison(name, title, variants, runs, reference, out)
+    if missing:
+      logging.info('%s: missing %s', name, ', '.join(f'{t}/{v}' for t, v in missing))
+  plot_all_runs(runs, reference, out)
+  logging.info('wrote Table 1 and figures to %s', out)
+
+
+if __name__ == '__main__':
+  main()
