@@ -11,7 +11,7 @@ class ConfigError(ValueError):
 def register_configurables():
   """Imports every module with gin configurables so that bindings to them resolve."""
   # pylint: disable=import-outside-toplevel,unused-import
-  from planet import agent, envs, networks, optimizer, planner, training, world_model
+  from planet import agent, envs, evaluation, networks, optimizer, planner, training, world_model
   from planet.models import drnn, gru, rssm, ssm
 
 
@@ -64,7 +64,7 @@ def _query(name, default):
 
 
 def configure(gin_files, gin_params, logdir=None):
-  """Parses the configuration; returns the run directory with operative_config.gin saved in it."""
+  """Parses the configuration; returns the run directory (given or default)."""
   if not gin_files:
     raise ConfigError('give at least one --gin_file, e.g. --gin_file=gin/cartpole.gin')
   parse(gin_files, gin_params)
@@ -77,9 +77,5 @@ def configure(gin_files, gin_params, logdir=None):
     envs.task_spec(task)
   except ValueError as e:
     raise ConfigError(str(e)) from e
-  logdir = logdir or default_logdir(gin_files)
-  os.makedirs(logdir, exist_ok=True)
-  with open(os.path.join(logdir, 'config.gin'), 'w') as f:
-    f.write(gin.config_str())
-  return logdir
+  return logdir or default_logdir(gin_files)
 

@@ -71,6 +71,7 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
           video_every=50, random_collection=False, progress=True):
   """Trains PlaNet on `task` in `logdir`, resuming from whatever the directory holds. Returns the metrics."""
   os.makedirs(logdir, exist_ok=True)
+  _write_atomically(os.path.join(logdir, 'config.gin'), gin.config_str())  # Reloaded by planet.evaluation.
   env = envs.make_env(task, seed=seed)
   train_replay = replay_lib.Replay(os.path.join(logdir, 'train_episodes'))
   test_replay = replay_lib.Replay(os.path.join(logdir, 'test_episodes'))

@@ -22,7 +22,8 @@ def main(argv=None):
   parser.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
-  logging.getLogger('tensorflow').setLevel(logging.WARNING)  # Checkpoint saves log at INFO every episode.
+  for name in ('tensorflow', 'absl'):  # Checkpoint saves log at INFO every episode.
+    logging.getLogger(name).setLevel(logging.WARNING)
   try:
     logdir = cli.configure(args.gin_file, args.gin_param, args.logdir)
   except cli.ConfigError as e:

@@ -1,0 +1,139 @@
+"""Working with a trained run directory: reload, evaluate (Table 1), open-loop videos (Fig. 10) and state
+diagnostics (Fig. 11)."""
+import json
+import logging
+import os
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from planet import agent as agent_lib
+from planet import cli
+from planet import envs
+from planet import networks
+from planet import optimizer as optimizer_lib
+from planet import preprocess
+from planet import replay as replay_lib
+from planet import training
+from planet import world_model as world_model_lib
+
+
+class Run:
+  """A run directory reloaded: its configuration, environment and the world model at a checkpoint."""
+
+  def __init__(self, logdir, checkpoint=None, make_env=True):
+    config = os.path.join(logdir, 'config.gin')
+    if not os.path.exists(config):
+      raise FileNotFoundError(f'{config} not found: is {logdir!r} a run directory of scripts/train.py?')
+    cli.parse([config], [])
+    self.logdir = logdir
+    self.task = gin.query_parameter('train.task')
+    self.checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
+    if not self.checkpoint:
+      raise FileNotFoundError(f'no checkpoint in {logdir}/checkpoints yet')
+    self.env = envs.make_env(self.task, seed=0) if make_env else None
+    action_size = self.env.action_size if self.env else self._action_size()
+    self.model = world_model_lib.WorldModel(action_size)
+    tf.train.Checkpoint(model=self.model).restore(self.checkpoint).expect_partial()
+    logging.info('loaded %s', self.checkpoint)
+
+  def _action_size(self):
+    episode = self.episodes('train_episodes', 1)[0]
+    return episode['action'].shape[-1]
+
+  def episodes(self, kind='test_episodes', count=None):
+    paths = replay_lib.list_episodes(os.path.join(self.logdir, kind))
+    loaded = [replay_lib.load_episode(path) for path in paths[-count:] if count] if count else [
+        replay_lib.load_episode(path) for path in paths]
+    return [episode for episode in loaded if episode is not None]
+
+
+def evaluate(run, episodes=10, seed=12345):
+  """`episodes` test episodes without exploration noise; writes eval.json in the run directory."""
+  agent = agent_lib.Agent(run.model)
+  returns = []
+  for k in range(episodes):
+    episode = training.run_episode_retrying(run.env, agent, training._seed(seed, 'eval', k), explore=False)  # pylint: disable=protected-access
+    returns.append(float(episode['reward'].sum()))
+    logging.info('eval episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
+  result = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'returns': returns,
+            'mean': float(np.mean(returns)), 'std': float(np.std(returns))}
+  path = os.path.join(run.logdir, 'eval.json')
+  with open(path + '.tmp', 'w') as f:
+    json.dump(result, f, indent=1)
+  os.replace(path + '.tmp', path)
+  return result
+
+
+def video_prediction(model, episode, context=5, horizon=50, seed=0):
+  """Fig. 10: truth, prediction and |difference| frames (uint8 [3, T, 64, 64, 3]), T = context + horizon."""
+  length = min(len(episode['reward']), context + horizon)
+  if length <= context:
+    raise ValueError(f'episode of {len(episode["reward"])} steps is too short for {context} context frames')
+  batch = {'image': tf.constant(episode['image'][None, :length]),
+           'action': tf.constant(episode['action'][None, :length], tf.float32)}
+  truth, prediction = world_model_lib.open_loop_prediction(model, batch, context, tf.constant([seed, 1]))
+  truth, prediction = truth.numpy()[0], prediction.numpy()[0]
+  return np.stack([preprocess.postprocess(truth), preprocess.postprocess(prediction),
+                   preprocess.postprocess(np.abs(prediction - truth) - 0.5)])
+
+
+def strip_image(rows, every=5, scale=2):
+  """Rows x time frames -> one picture with a column every `every` steps (upscaled by `scale`)."""
+  frames = rows[:, ::every]
+  picture = np.concatenate([np.concatenate(list(row), 1) for row in frames], 0)
+  return picture.repeat(scale, 0).repeat(scale, 1)
+
+
+@gin.configurable
+def fit_probes(model, episodes, targets=('qpos', 'qvel', 'reward'), units=100, steps=1000, seed=0):
+  """Fig. 11: small MLPs from the frozen model's posterior features to the true state; returns a predictor."""
+  features, values = [], []
+  for k, episode in enumerate(episodes):
+    feats = _posterior_features(model, episode, seed=k)
+    features.append(feats)
+    values.append(np.concatenate([np.reshape(episode[t], (len(episode['reward']), -1)) for t in targets], -1))
+  x, y = np.concatenate(features), np.concatenate(values).astype(np.float32)
+  mean, std = y.mean(0), y.std(0) + 1e-6
+  probe = networks.MLP(x.shape[-1], y.shape[-1], units, 2, 'relu')
+  adam = optimizer_lib.Adam(probe.trainable_variables, learning_rate=1e-3, epsilon=1e-4, clip_norm=100.0)
+  rng = np.random.RandomState(seed)
+
+  @tf.function
+  def step(xb, yb):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(tf.square(probe(xb) - yb))
+    adam.apply(tape.gradient(loss, probe.trainable_variables))
+    return loss
+
+  y_norm = (y - mean) / std
+  for _ in range(steps):
+    index = rng.randint(0, len(x), min(256, len(x)))
+    loss = step(x[index], y_norm[index])
+  sizes = [np.reshape(episodes[0][t], (len(episodes[0]['reward']), -1)).shape[1] for t in targets]
+  names = [f'{t}[{i}]' if size > 1 or t != 'reward' else t for t, size in zip(targets, sizes) for i in range(size)]
+  logging.info('probe training loss (normalised MSE): %.4f', float(loss))
+  return (lambda features: probe(tf.constant(features, tf.float32)).numpy() * std + mean), names
+
+
+def _posterior_features(model, episode, seed=0):
+  image = model.preprocess(tf.constant(episode['image'][None]), tf.constant([seed, 0]))
+  embed = model.encoder(image)
+  post, _ = model.dynamics.observe(embed, tf.constant(episode['action'][None], tf.float32),
+                                   model.dynamics.initial(1), tf.constant([seed, 1]))
+  return model.dynamics.features(post).numpy()[0]
+
+
+def open_loop_states(model, predictor, episode, context=5, horizon=50, seed=0, targets=('qpos', 'qvel', 'reward')):
+  """Probe predictions from open-loop features (after `context` filtered steps) against the true states."""
+  length = min(len(episode['reward']), context + horizon)
+  image = model.preprocess(tf.constant(episode['image'][None, :context]), tf.constant([seed, 0]))
+  action = tf.constant(episode['action'][None, :length], tf.float32)
+  post, _ = model.dynamics.observe(model.encoder(image), action[:, :context], model.dynamics.initial(1),
+                                   tf.constant([seed, 1]))
+  last = tf.nest.map_structure(lambda x: x[:, -1], post)
+  prior = model.dynamics.imagine(action[:, context:], last, tf.constant([seed, 2]))
+  features = model.dynamics.features(prior).numpy()[0]
+  truth = np.concatenate([np.reshape(episode[t], (len(episode['reward']), -1)) for t in targets], -1)
+  return predictor(features), truth[context:length]

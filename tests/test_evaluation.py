@@ -1,0 +1,64 @@
+"""Evaluation, open-loop video prediction (Fig. 10) and state diagnostics (Fig. 11) on a tiny fake-env run."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import tiny_gin
+from planet import cli
+from planet import evaluation
+from planet import training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAKE = ["train.task = 'fake'", 'train.seed_episodes = 2', 'train.collect_interval = 2', 'train.batch_size = 2',
+        'train.chunk_length = 6', 'train.test_every = 10', 'train.final_test_episodes = 1', 'train.video_every = 0',
+        'make_env.max_env_steps = 40', 'train.total_episodes = 3']
+
+
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+  logdir = tmp_path_factory.mktemp('run')
+  cli.parse([], tiny_gin(FAKE))
+  training.train(str(logdir), progress=False)
+  return logdir
+
+
+def test_evaluate_writes_scores(run_dir):
+  run = evaluation.Run(str(run_dir))
+  assert run.task == 'fake' and run.checkpoint.endswith('ckpt-3')
+  result = evaluation.evaluate(run, episodes=2)
+  saved = json.load(open(run_dir / 'eval.json'))
+  assert saved == result and len(saved['returns']) == 2
+  assert saved['mean'] == pytest.approx(np.mean(saved['returns']))
+
+
+def test_video_prediction_shapes(run_dir):
+  run = evaluation.Run(str(run_dir), make_env=False)
+  episode = run.episodes('test_episodes')[-1]
+  rows = evaluation.video_prediction(run.model, episode, context=5, horizon=10)
+  assert rows.shape == (3, 15, 64, 64, 3) and rows.dtype == np.uint8
+  # The context frames are reconstructions and the truth row is the 5-bit episode itself.
+  np.testing.assert_array_equal(rows[0], (episode['image'][:15] // 8) * 8)
+  assert evaluation.strip_image(rows, every=5, scale=2).shape == (3 * 64 * 2, 3 * 64 * 2, 3)
+
+
+def test_state_probes_and_open_loop_diagnostics(run_dir):
+  run = evaluation.Run(str(run_dir), make_env=False)
+  train = run.episodes('train_episodes')
+  predictor, names = evaluation.fit_probes(run.model, train, steps=50)
+  assert names == ['qpos', 'qvel', 'reward'] or names == ['qpos[0]', 'qvel[0]', 'reward']
+  prediction, truth = evaluation.open_loop_states(run.model, predictor, train[-1], context=5, horizon=10)
+  assert prediction.shape == truth.shape == (10, 3)
+  assert np.isfinite(prediction).all()
+
+
+@pytest.mark.slow
+def test_evaluate_script_writes_every_artifact(run_dir):
+  result = subprocess.run([sys.executable, 'scripts/evaluate.py', '--logdir', str(run_dir), '--episodes', '1',
+                           '--video', '--diagnose', '--horizon', '10'], cwd=ROOT, capture_output=True, timeout=300)
+  assert result.returncode == 0, result.stderr.decode()[-3000:]
+  for name in ('openloop_strip.png', 'openloop.gif', 'diagnostics.png', 'diagnostics.json'):
+    assert os.path.getsize(run_dir / 'analysis' / name) > 100
