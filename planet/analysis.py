@@ -38,8 +38,19 @@ def find_runs(root):
         match = re.match(r'^seed(\d+)$', seed_dir)
         path = os.path.join(task_dir, variant, seed_dir)
         if match and os.path.exists(os.path.join(path, 'metrics.jsonl')):
-          runs.append(Run(task, variant, int(match.group(1)), path, read_jsonl(os.path.join(path, 'metrics.jsonl'))))
+          records = read_jsonl(os.path.join(path, 'metrics.jsonl'))
+          if task == 'multitask':
+            runs.extend(_split_multitask(variant, int(match.group(1)), path, records))
+          else:
+            runs.append(Run(task, variant, int(match.group(1)), path, records))
   return runs
+
+
+def _split_multitask(variant, seed, path, records):
+  """A one-agent-all-tasks run becomes one run per task, named `multitask` (or `multitask-<variant>`)."""
+  name = 'multitask' if variant == 'planet' else f'multitask-{variant}'
+  tasks = sorted({record['task'] for record in records if 'task' in record})
+  return [Run(task, name, seed, path, [r for r in records if r.get('task') == task]) for task in tasks]
 
 
 def test_points(records):

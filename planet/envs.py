@@ -32,9 +32,14 @@ class EnvWorkerError(RuntimeError):
   """The environment worker died, hung or reported an error."""
 
 
+# Cheap in-process stand-ins for tests: name -> action size.
+FAKE_TASKS = {'fake': 1, 'fake2': 2}
+
+
 def task_spec(name):
-  if name not in TASKS and name != 'fake':
-    raise ValueError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))} (or 'fake' for tests)")
+  if name not in TASKS and name not in FAKE_TASKS and name != 'multitask':
+    raise ValueError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))}, 'multitask' "
+                     "(all six, Figs. 6-7), or 'fake' for tests")
   return TASKS.get(name)
 
 
@@ -170,10 +175,38 @@ class FakeEnv:
     pass
 
 
+class PaddedActions:
+  """Pads an env's action space with unused dimensions to `action_size` (one agent for all tasks, Figs. 6-7).
+
+  The agent acts in the padded space; the env receives the first `env.action_size` entries.
+  """
+
+  def __init__(self, env, action_size):
+    if action_size < env.action_size:
+      raise ValueError(f'cannot pad {env.action_size} action dimensions down to {action_size}')
+    self._env = env
+    self.name = env.name
+    self.action_repeat = env.action_repeat
+    self.action_size = action_size
+    self.used_action_size = env.action_size
+
+  def reset(self, seed=None):
+    return self._env.reset(seed=seed)
+
+  def step(self, action):
+    return self._env.step(np.asarray(action)[:self.used_action_size])
+
+  def close(self):
+    self._env.close()
+
+
 @gin.configurable(denylist=['name', 'seed'])
 def make_env(name, seed=0, action_repeat=None, max_env_steps=1000, size=64):
   """The task by short name; `action_repeat=None` takes the paper's value for the task (App. A)."""
   task_spec(name)
-  if name == 'fake':
-    return FakeEnv(seed=seed, action_repeat=action_repeat or 2, size=size, max_env_steps=max_env_steps)
+  if name in FAKE_TASKS:
+    return FakeEnv(seed=seed, action_repeat=action_repeat or 2, size=size, max_env_steps=max_env_steps,
+                   action_size=FAKE_TASKS[name])
+  if name == 'multitask':
+    raise ValueError("'multitask' is a set of tasks: training.train makes one env per task")
   return DMControlEnv(name, seed=seed, action_repeat=action_repeat, size=size, max_env_steps=max_env_steps)

@@ -68,17 +68,25 @@ def _episode_return(episode):
 @gin.configurable(denylist=['logdir'])
 def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=5, collect_interval=100,
           batch_size=50, chunk_length=50, test_every=10, test_episodes=1, final_test_episodes=10,
-          video_every=50, random_collection=False, progress=True):
-  """Trains PlaNet on `task` in `logdir`, resuming from whatever the directory holds. Returns the metrics."""
+          video_every=50, random_collection=False, multitask_tasks=tuple(envs.TASKS), progress=True):
+  """Trains PlaNet on `task` in `logdir`, resuming from whatever the directory holds. Returns the metrics.
+
+  `task='multitask'` trains one agent on `multitask_tasks` (Figs. 6-7): action spaces padded to the largest,
+  one episode of each task collected every C updates, the task never told to the agent. Episode counts
+  (`total_episodes`, `seed_episodes`, `test_every`) are per task.
+  """
   os.makedirs(logdir, exist_ok=True)
   _write_atomically(os.path.join(logdir, 'config.gin'), gin.config_str())  # Reloaded by planet.evaluation.
-  env = envs.make_env(task, seed=seed)
+  tasks = list(multitask_tasks) if task == 'multitask' else [task]
+  env_list = [envs.make_env(name, seed=seed) for name in tasks]
+  action_size = max(env.action_size for env in env_list)
+  env_list = [envs.PaddedActions(env, action_size) for env in env_list]
   train_replay = replay_lib.Replay(os.path.join(logdir, 'train_episodes'))
   test_replay = replay_lib.Replay(os.path.join(logdir, 'test_episodes'))
-  model = world_model_lib.WorldModel(env.action_size)
+  model = world_model_lib.WorldModel(action_size)
   learner = world_model_lib.Learner(model, batch_size, chunk_length)
   agent = agent_lib.Agent(model)
-  random_agent = agent_lib.RandomAgent(env.action_size, np.random.RandomState(seed))
+  random_agent = agent_lib.RandomAgent(action_size, np.random.RandomState(seed))
   checkpoint = tf.train.Checkpoint(model=model, optimizer=learner.optimizer)
   manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, 'checkpoints'), max_to_keep=2)
   if manager.latest_checkpoint:
@@ -87,59 +95,77 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
                  train_replay.num_episodes, int(learner.optimizer.step))
   metrics = logger_lib.MetricsLogger(logdir)
   open_loop = tf.function(functools.partial(world_model_lib.open_loop_prediction, model, context=5))
+  # Per-task counters come from the episodes on disk: they are the truth after any crash.
+  counts, env_steps = [0] * len(tasks), [0] * len(tasks)
+  for episode in train_replay.episodes():
+    index = int(episode['task'][0]) if 'task' in episode else 0
+    counts[index] += 1
+    env_steps[index] += (len(episode['reward']) - 1) * env_list[index].action_repeat
 
   start_time = time.time()
   wall_offset = (logger_lib.read_metrics(logdir) or [{}])[-1].get('wall_time', 0.0)
-  bar = tqdm.tqdm(total=total_episodes, initial=train_replay.num_episodes, disable=not progress,
+  bar = tqdm.tqdm(total=total_episodes * len(tasks), initial=sum(counts), disable=not progress,
                   desc=f'{task} episodes', dynamic_ncols=True)
   prefetch = None
   try:
-    while train_replay.num_episodes < total_episodes:
-      episode_index = train_replay.num_episodes
-      record, timings = {}, {}
-      if episode_index >= seed_episodes:
+    while min(counts) < total_episodes:
+      # Tasks left behind by an interrupted round are collected first, without updates.
+      behind = [i for i, count in enumerate(counts) if count == min(counts)]
+      updates, timings = {}, {}
+      if len(behind) == len(tasks) and min(counts) >= seed_episodes:
         # Lines 4-7: C updates on chunks drawn uniformly from the dataset.
         if prefetch is None:
           prefetch = replay_lib.Prefetcher(train_replay, batch_size, chunk_length,
                                            seed=int(_seed(seed, 'replay', int(learner.optimizer.step))[1]))
         tic = time.time()
-        record.update(_update(learner, prefetch, collect_interval, seed))
+        updates = _update(learner, prefetch, collect_interval, seed)
         timings['update_time'] = time.time() - tic
-      # Lines 8-16: collect one episode (random for the S seed episodes or with random collection).
-      tic = time.time()
-      use_planner = episode_index >= seed_episodes and not random_collection
-      policy = agent if use_planner else random_agent
-      episode = run_episode_retrying(env, policy, _seed(seed, 'train', episode_index), explore=True)
-      timings['collect_time'] = time.time() - tic
-      train_replay.add(episode)
-      episodes = train_replay.num_episodes
-      record.update(episodes=episodes, env_steps=_env_steps(train_replay, env.action_repeat),
-                    grad_steps=int(learner.optimizer.step), train_return=_episode_return(episode))
-      # Test episodes without exploration noise (paper: test performance; 10 trajectories at the end).
-      count = final_test_episodes if episodes == total_episodes else (
-          test_episodes if episodes >= seed_episodes and episodes % test_every == 0 else 0)
-      if count:
+      for index in behind:
+        env, name = env_list[index], tasks[index]
+        record = dict(updates)
+        # Lines 8-16: collect one episode (random for the S seed episodes or with random collection).
         tic = time.time()
-        returns = []
-        for k in range(count):
-          test = run_episode_retrying(env, agent, _seed(seed, 'test', episodes, k), explore=False)
-          test_replay.add(test)
-          returns.append(_episode_return(test))
-        record.update(test_return=float(np.mean(returns)), test_returns=returns)
-        timings['test_time'] = time.time() - tic
-        if video_every and (episodes % video_every == 0 or episodes == total_episodes):
-          record.update(_videos(logdir, model, open_loop, test, episodes, metrics, seed))
-      manager.save(checkpoint_number=episodes)
-      _write_atomically(os.path.join(logdir, 'operative_config.gin'), gin.operative_config_str())
-      record.update(timings, wall_time=wall_offset + time.time() - start_time)
-      metrics.write(record, step=episodes)
-      bar.update(1)
-      bar.set_postfix({k: f'{record[k]:.3g}' for k in ('train_return', 'test_return', 'loss') if k in record})
+        use_planner = counts[index] >= seed_episodes and not random_collection
+        policy = agent if use_planner else random_agent
+        episode = run_episode_retrying(env, policy, _seed(seed, 'train', name, counts[index]), explore=True)
+        episode['task'] = np.full(len(episode['reward']), index, np.int8)
+        timings['collect_time'] = time.time() - tic
+        train_replay.add(episode)
+        counts[index] += 1
+        env_steps[index] += (len(episode['reward']) - 1) * env.action_repeat
+        episodes = counts[index]
+        record.update(task=name, episodes=episodes, env_steps=env_steps[index],
+                      agent_steps=env_steps[index] // env.action_repeat, all_episodes=sum(counts),
+                      grad_steps=int(learner.optimizer.step), train_return=_episode_return(episode))
+        # Test episodes without exploration noise (paper: test performance; 10 trajectories at the end).
+        count = final_test_episodes if episodes == total_episodes else (
+            test_episodes if episodes >= seed_episodes and episodes % test_every == 0 else 0)
+        if count:
+          tic = time.time()
+          returns = []
+          for k in range(count):
+            test = run_episode_retrying(env, agent, _seed(seed, 'test', name, episodes, k), explore=False)
+            test['task'] = np.full(len(test['reward']), index, np.int8)
+            test_replay.add(test)
+            returns.append(_episode_return(test))
+          record.update(test_return=float(np.mean(returns)), test_returns=returns)
+          timings['test_time'] = time.time() - tic
+          if video_every and (episodes % video_every == 0 or episodes == total_episodes):
+            prefix = f'{name}_' if len(tasks) > 1 else ''
+            record.update(_videos(logdir, model, open_loop, test, episodes, metrics, seed, prefix))
+        manager.save(checkpoint_number=sum(counts))
+        _write_atomically(os.path.join(logdir, 'operative_config.gin'), gin.operative_config_str())
+        record.update(timings, wall_time=wall_offset + time.time() - start_time)
+        metrics.write(record, step=sum(counts))
+        updates, timings = {}, {}
+        bar.update(1)
+        bar.set_postfix({k: f'{record[k]:.3g}' for k in ('train_return', 'test_return', 'loss') if k in record})
   finally:
     bar.close()
     if prefetch is not None:
       prefetch.close()
-    env.close()
+    for env in env_list:
+      env.close()
   return logger_lib.read_metrics(logdir)
 
 
@@ -147,10 +173,6 @@ def _write_atomically(path, text):
   with open(path + '.tmp', 'w') as f:
     f.write(text)
   os.replace(path + '.tmp', path)
-
-
-def _env_steps(replay, action_repeat):
-  return sum(len(episode['reward']) - 1 for episode in replay.episodes()) * action_repeat
 
 
 def _update(learner, prefetch, steps, seed):
@@ -170,17 +192,17 @@ def _update(learner, prefetch, steps, seed):
   return {key: float(value.mean()) for key, value in values.items()}
 
 
-def _videos(logdir, model, open_loop, episode, episodes, metrics, seed):
+def _videos(logdir, model, open_loop, episode, episodes, metrics, seed, prefix=''):
   """GIFs of a test episode and of open-loop predictions (5 context frames, then open loop); returns errors."""
   video_dir = os.path.join(logdir, 'videos')
-  logger_lib.write_gif(os.path.join(video_dir, f'test_{episodes:06d}.gif'), episode['image'])
+  logger_lib.write_gif(os.path.join(video_dir, f'{prefix}test_{episodes:06d}.gif'), episode['image'])
   length = min(len(episode['reward']), 55)
   batch = {'image': episode['image'][None, :length], 'action': episode['action'][None, :length]}
   truth, prediction = open_loop(batch, seed=tf.constant(_seed(seed, 'video', episodes), tf.int32))
   truth, prediction = truth.numpy()[0], prediction.numpy()[0]
   frames = np.concatenate([preprocess.postprocess(truth), preprocess.postprocess(prediction),
                            preprocess.postprocess(np.abs(prediction - truth) - 0.5)], 1)
-  logger_lib.write_gif(os.path.join(video_dir, f'openloop_{episodes:06d}.gif'), frames)
-  metrics.image('openloop', np.concatenate(list(frames[::5]), 1), step=episodes)
+  logger_lib.write_gif(os.path.join(video_dir, f'{prefix}openloop_{episodes:06d}.gif'), frames)
+  metrics.image(f'{prefix}openloop', np.concatenate(list(frames[::5]), 1), step=episodes)
   error = np.square(prediction[5:] - truth[5:]).mean()
   return {'openloop_mse': float(error)}
