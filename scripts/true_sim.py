@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""CEM planning with the true simulator: Table 1's last row and the planner sweep of Figure 12.
+
+  python scripts/true_sim.py --task=cheetah --episodes 1                      # paper settings H12 I10 J1000 K100
+  python scripts/true_sim.py --task=cheetah --horizon 8 --candidates 500      # any one setting
+  python scripts/true_sim.py --task=cheetah --sweep --episodes 2              # Fig. 12: one knob at a time
+  python scripts/true_sim.py --plot                                           # draw Fig. 12 from the records
+  python scripts/true_sim.py --benchmark                                      # physics steps/s vs. env.step
+
+Scores go to results/true_sim/<task>.jsonl, one line per episode; a rerun skips what is already there, so an
+interrupted sweep resumes. Uses all cores (MuJoCo's threaded rollout).
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # pylint: disable=wrong-import-position
+import tqdm  # pylint: disable=wrong-import-position
+
+from planet import true_sim  # pylint: disable=wrong-import-position
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Fig. 12's knobs, varied one at a time around the paper's setting (H 12, I 10, J 1000, K 100).
+SWEEP = {'horizon': [2, 4, 6, 8, 10, 12, 16], 'iterations': [1, 2, 5, 10, 15], 'candidates': [100, 300, 1000, 2000],
+         'top_k': [10, 30, 100, 300]}
+
+
+def sweep_settings():
+  settings = []
+  for knob, values in SWEEP.items():
+    for value in values:
+      setting = true_sim.PAPER._replace(**{knob: value})
+      if setting not in settings:
+        settings.append(setting)
+  return settings
+
+
+def read_records(path):
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def run(task, settings, episodes, out_dir, threads=None, progress=True):
+  """Runs the missing (setting, episode) pairs; returns all records of the task."""
+  os.makedirs(out_dir, exist_ok=True)
+  path = os.path.join(out_dir, f'{task}.jsonl')
+  done = {(tuple(r['settings']), r['episode']) for r in read_records(path)}
+  sim = true_sim.TrueSimulator(task, threads=threads)
+  steps = sim.max_env_steps // sim.action_repeat
+  for setting in settings:
+    for episode in range(episodes):
+      if (tuple(setting), episode) in done:
+        continue
+      bar = tqdm.tqdm(total=steps, disable=not progress, desc=f'{task} H{setting.horizon} I{setting.iterations} '
+                      f'J{setting.candidates} K{setting.top_k} ep{episode}', leave=False)
+      tic = time.time()
+      score = true_sim.run_episode(sim, setting, seed=episode, progress=bar)
+      bar.close()
+      record = dict(task=task, settings=list(setting), **setting._asdict(), episode=episode, return_=score,
+                    seconds=round(time.time() - tic, 2), threads=len(sim._datas))  # pylint: disable=protected-access
+      record['return'] = record.pop('return_')
+      with open(path, 'a') as f:
+        f.write(json.dumps(record) + '\n')
+      logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, score, record['seconds'])
+  return read_records(path)
+
+
+def plot(out_dir, figure_dir, task='cheetah'):
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  records = read_records(os.path.join(out_dir, f'{task}.jsonl'))
+  if not records:
+    logging.warning('no true-simulator records for %s in %s', task, out_dir)
+    return None
+  fig, axes = plt.subplots(1, 4, figsize=(12, 2.8))
+  for ax, (knob, values) in zip(axes, SWEEP.items()):
+    xs, means, stds = [], [], []
+    for value in values:
+      setting = list(true_sim.PAPER._replace(**{knob: value}))
+      scores = [r['return'] for r in records if r['settings'] == setting]
+      if scores:
+        xs.append(value)
+        means.append(np.mean(scores))
+        stds.append(np.std(scores))
+    if xs:
+      ax.errorbar(xs, means, yerr=stds, marker='o', capsize=3)
+    ax.set_xlabel(knob.replace('_', ' '))
+    ax.set_ylim(0, 1000)
+    ax.grid(alpha=0.3)
+  axes[0].set_ylabel('return')
+  fig.suptitle(f'CEM with the true simulator on {task} (Fig. 12): one knob varied, others at H12 I10 J1000 K100',
+               fontsize=9)
+  fig.tight_layout()
+  os.makedirs(figure_dir, exist_ok=True)
+  path = os.path.join(figure_dir, f'fig12_true_sim_{task}.png')
+  fig.savefig(path, dpi=150)
+  plt.close(fig)
+  return path
+
+
+def benchmark(task, out_path, candidates=1000, horizon=12):
+  """Physics steps per second: Python env.step loop, rollout with 1 thread, rollout with all threads."""
+  rows = []
+  sim = true_sim.TrueSimulator(task, threads=1)
+  sim.reset()
+  tic, count = time.time(), 0
+  while time.time() - tic < 2:
+    sim.env.step(np.zeros(sim.action_size))
+    count += sim.physics_steps
+  rows.append(('env_step_python_loop', count / (time.time() - tic)))
+  actions = np.random.RandomState(0).uniform(-1, 1, (candidates, horizon, sim.action_size))
+  for threads in (1, os.cpu_count()):
+    sim = true_sim.TrueSimulator(task, threads=threads)
+    sim.reset()
+    state = sim.state()
+    sim.returns(state, actions[:10])
+    tic = time.time()
+    sim.returns(state, actions)
+    seconds = time.time() - tic
+    rows.append((f'rollout_{threads}_threads', candidates * (horizon * sim.action_repeat * sim.physics_steps + 1)
+                 / seconds))
+  import platform  # pylint: disable=import-outside-toplevel
+  for name, value in rows:
+    row = dict(name=f'true_sim_{task}_{name}', value=round(value), unit='physics steps/s', task=task,
+               cpus=os.cpu_count(), machine=platform.machine())
+    print(json.dumps(row))
+    if out_path:
+      with open(out_path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--task', default='cheetah')
+  parser.add_argument('--horizon', type=int, default=true_sim.PAPER.horizon)
+  parser.add_argument('--iterations', type=int, default=true_sim.PAPER.iterations)
+  parser.add_argument('--candidates', type=int, default=true_sim.PAPER.candidates)
+  parser.add_argument('--top_k', type=int, default=true_sim.PAPER.top_k)
+  parser.add_argument('--episodes', type=int, default=1)
+  parser.add_argument('--sweep', action='store_true', help="Fig. 12's grid instead of one setting")
+  parser.add_argument('--threads', type=int, default=None, help='rollout threads (default: all cores)')
+  parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'true_sim'))
+  parser.add_argument('--plot', action='store_true', help='draw Fig. 12 from the records and stop')
+  parser.add_argument('--benchmark', action='store_true', help='physics steps/s, then stop')
+  parser.add_argument('--benchmark_out', default=None)
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
+  if args.benchmark:
+    benchmark(args.task, args.benchmark_out)
+    return
+  if args.plot:
+    logging.info('wrote %s', plot(args.out, os.path.join(os.path.dirname(args.out), 'figures'), args.task))
+    return
+  settings = sweep_settings() if args.sweep else [true_sim.Settings(args.horizon, args.iterations,
+                                                                     args.candidates, args.top_k)]
+  records = run(args.task, settings, args.episodes, args.out, args.threads)
+  for setting in settings:
+    scores = [r['return'] for r in records if r['settings'] == list(setting)]
+    if scores:
+      logging.info('%s: mean return %.1f over %d episode(s)', setting, np.mean(scores), len(scores))
+
+
+if __name__ == '__main__':
+  main()
