@@ -18,6 +18,13 @@ SMALL_FILES = ('metrics.jsonl', 'operative_config.gin', 'config.gin', 'command.t
 
 Run = collections.namedtuple('Run', 'task variant seed path records')
 
+# CEM with the true simulator (Table 1, Fig. 12): the paper's setting (horizon, iterations, candidates, top_k) and
+# the knobs of Fig. 12, varied one at a time around it (our grid; the paper's figure shows the same four knobs).
+TRUE_SIM_PAPER = (12, 10, 1000, 100)
+TRUE_SIM_SWEEP = {'horizon': [2, 4, 6, 8, 10, 12, 16], 'iterations': [1, 2, 5, 10, 15],
+                  'candidates': [100, 300, 1000, 2000], 'top_k': [10, 30, 100, 300]}
+TRUE_SIM_KNOBS = tuple(TRUE_SIM_SWEEP)
+
 
 def read_jsonl(path):
   with open(path) as f:
@@ -126,3 +133,23 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
   if 'metrics.jsonl' not in copied:
     raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
   return target
+
+
+def true_sim_records(root, task):
+  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py)."""
+  path = os.path.join(root, 'true_sim', f'{task}.jsonl')
+  return read_jsonl(path) if os.path.exists(path) else []
+
+
+def true_sim_sweep(records, knob):
+  """Fig. 12 panel: [(value, mean return, std, episodes)] with `knob` varied and the rest at the paper setting."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  index = TRUE_SIM_KNOBS.index(knob)
+  points = []
+  for value in TRUE_SIM_SWEEP[knob]:
+    setting = list(TRUE_SIM_PAPER)
+    setting[index] = value
+    scores = [r['return'] for r in records if r['settings'] == setting]
+    if scores:
+      points.append((value, float(np.mean(scores)), float(np.std(scores)), len(scores)))
+  return points

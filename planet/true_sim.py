@@ -19,6 +19,7 @@ import numpy as np
 from dm_control.utils import rewards as rewards_lib
 from mujoco import rollout as rollout_lib
 
+from planet import analysis
 from planet import envs
 
 # Extra sensors per task: (name, MJCF sensor element). Read back as named sensordata in the reward functions.
@@ -175,7 +176,7 @@ class TrueSimulator:
 
 
 Settings = collections.namedtuple('Settings', 'horizon iterations candidates top_k')
-PAPER = Settings(horizon=12, iterations=10, candidates=1000, top_k=100)
+PAPER = Settings(*analysis.TRUE_SIM_PAPER)
 
 
 def cem_action(sim, state, settings, rng, std_estimator='paper'):

@@ -6,8 +6,8 @@
 
 Each figure compares variants (results/<task>/<variant>/seed<N>/) per task panel: the median test return over
 seeds and trajectories with the 5-95 percentile band, and the model-free D4PG / A3C final scores as lines.
-Missing runs are listed as missing, never drawn as zero. Figure 12 (true-simulator CEM sweep) is drawn by
-scripts/true_sim.py.
+Missing runs are listed as missing, never drawn as zero. Figure 12 (the true-simulator CEM sweep) and the
+true-simulator row of Table 1 come from results/true_sim/<task>.jsonl (scripts/true_sim.py).
 """
 import argparse
 import csv
@@ -87,7 +87,7 @@ def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=analy
   return missing
 
 
-def table1(runs, reference, episode, out_dir, variant='planet'):
+def table1(runs, reference, episode, out_dir, results, variant='planet'):
   """Table 1 as markdown and CSV: our score per task beside the published rows. Returns the rows."""
   header = ['method', 'modality', 'episodes'] + list(analysis.TASKS)
   rows = []
@@ -103,6 +103,14 @@ def table1(runs, reference, episode, out_dir, variant='planet'):
       ours.append(f'{mean:.0f}')
       notes.append(f'{task}: {seeds} seed(s), {trajectories} trajectories at episodes {sorted(set(used))}')
   rows.append(ours)
+  sim_row = ['CEM + true simulator (this code)', 'simulator state', '0']
+  for task in analysis.TASKS:
+    scores = [r['return'] for r in analysis.true_sim_records(results, task) if r['settings'] ==
+              list(analysis.TRUE_SIM_PAPER)]
+    sim_row.append(f'{sum(scores) / len(scores):.0f}' if scores else '')
+    if scores:
+      notes.append(f'{task}: true-simulator CEM over {len(scores)} episode(s)')
+  rows.append(sim_row)
   for method, scores in reference.items():
     rows.append([method, *_reference_meta(method)] + [f'{scores[t]:.0f}' for t in analysis.TASKS])
   with open(os.path.join(out_dir, 'table1.csv'), 'w', newline='') as f:
@@ -118,6 +126,32 @@ def table1(runs, reference, episode, out_dir, variant='planet'):
     for note in notes:
       f.write(f'- {note}\n')
   return rows
+
+
+def fig12(results, out_dir, task='cheetah'):
+  """Fig. 12: CEM with the true simulator, one knob varied at a time. Returns the path, or None (no records)."""
+  records = analysis.true_sim_records(results, task)
+  if not records:
+    return None
+  fig, axes = plt.subplots(1, len(analysis.TRUE_SIM_KNOBS), figsize=(12, 2.9))
+  for ax, knob in zip(axes, analysis.TRUE_SIM_KNOBS):
+    points = analysis.true_sim_sweep(records, knob)
+    if points:
+      values, means, stds, _ = zip(*points)
+      ax.errorbar(values, means, yerr=stds, marker='o', capsize=3)
+    missing = [v for v in analysis.TRUE_SIM_SWEEP[knob] if v not in [p[0] for p in points]]
+    ax.set_xlabel(knob.replace('_', ' ') + (f'\n(missing: {missing})' if missing else ''), fontsize=8)
+    ax.set_ylim(0, 1000)
+    ax.grid(alpha=0.3)
+  axes[0].set_ylabel('return')
+  fig.suptitle(f'CEM with the true simulator, {analysis.TASK_TITLES.get(task, task)} (Fig. 12): one knob varied, '
+               'the others at H=12, I=10, J=1000, K=100', fontsize=9)
+  fig.tight_layout()
+  os.makedirs(out_dir, exist_ok=True)
+  path = os.path.join(out_dir, f'fig12_true_sim_{task}.png')
+  fig.savefig(path, dpi=150)
+  plt.close(fig)
+  return path
 
 
 def _reference_meta(method):
@@ -154,12 +188,15 @@ def main(argv=None):
   runs = analysis.find_runs(args.results)
   reference = analysis.read_reference(args.reference)
   logging.info('found %d run(s): %s', len(runs), ', '.join(f'{r.task}/{r.variant}/seed{r.seed}' for r in runs))
-  table1(runs, reference, args.episode, out)
+  table1(runs, reference, args.episode, out, args.results)
   for name, (title, variants) in FIGURES.items():
     missing = plot_comparison(name, title, variants, runs, reference, out)
     if missing:
       logging.info('%s: missing %s', name, ', '.join(f'{t}/{v}' for t, v in missing))
   plot_all_runs(runs, reference, out)
+  for task in analysis.TASKS:
+    if fig12(args.results, out, task):
+      logging.info('fig12: true-simulator sweep of %s', task)
   logging.info('wrote Table 1 and figures to %s', out)
 
 

@@ -4,7 +4,7 @@
   python scripts/true_sim.py --task=cheetah --episodes 1                      # paper settings H12 I10 J1000 K100
   python scripts/true_sim.py --task=cheetah --horizon 8 --candidates 500      # any one setting
   python scripts/true_sim.py --task=cheetah --sweep --episodes 2              # Fig. 12: one knob at a time
-  python scripts/true_sim.py --plot                                           # draw Fig. 12 from the records
+  python scripts/true_sim.py --plot                                           # draw Fig. 12 (also plot.py)
   python scripts/true_sim.py --benchmark                                      # physics steps/s vs. env.step
 
 Scores go to results/true_sim/<task>.jsonl, one line per episode; a rerun skips what is already there, so an
@@ -22,17 +22,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # pylint: disable=wrong-import-position
 import tqdm  # pylint: disable=wrong-import-position
 
+from planet import analysis  # pylint: disable=wrong-import-position
 from planet import true_sim  # pylint: disable=wrong-import-position
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Fig. 12's knobs, varied one at a time around the paper's setting (H 12, I 10, J 1000, K 100).
-SWEEP = {'horizon': [2, 4, 6, 8, 10, 12, 16], 'iterations': [1, 2, 5, 10, 15], 'candidates': [100, 300, 1000, 2000],
-         'top_k': [10, 30, 100, 300]}
-
-
 def sweep_settings():
+  """Fig. 12's grid: each knob varied around the paper's setting (planet.analysis.TRUE_SIM_SWEEP)."""
   settings = []
-  for knob, values in SWEEP.items():
+  for knob, values in analysis.TRUE_SIM_SWEEP.items():
     for value in values:
       setting = true_sim.PAPER._replace(**{knob: value})
       if setting not in settings:
@@ -70,40 +67,6 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True):
         f.write(json.dumps(record) + '\n')
       logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, score, record['seconds'])
   return read_records(path)
-
-
-def plot(out_dir, figure_dir, task='cheetah'):
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  records = read_records(os.path.join(out_dir, f'{task}.jsonl'))
-  if not records:
-    logging.warning('no true-simulator records for %s in %s', task, out_dir)
-    return None
-  fig, axes = plt.subplots(1, 4, figsize=(12, 2.8))
-  for ax, (knob, values) in zip(axes, SWEEP.items()):
-    xs, means, stds = [], [], []
-    for value in values:
-      setting = list(true_sim.PAPER._replace(**{knob: value}))
-      scores = [r['return'] for r in records if r['settings'] == setting]
-      if scores:
-        xs.append(value)
-        means.append(np.mean(scores))
-        stds.append(np.std(scores))
-    if xs:
-      ax.errorbar(xs, means, yerr=stds, marker='o', capsize=3)
-    ax.set_xlabel(knob.replace('_', ' '))
-    ax.set_ylim(0, 1000)
-    ax.grid(alpha=0.3)
-  axes[0].set_ylabel('return')
-  fig.suptitle(f'CEM with the true simulator on {task} (Fig. 12): one knob varied, others at H12 I10 J1000 K100',
-               fontsize=9)
-  fig.tight_layout()
-  os.makedirs(figure_dir, exist_ok=True)
-  path = os.path.join(figure_dir, f'fig12_true_sim_{task}.png')
-  fig.savefig(path, dpi=150)
-  plt.close(fig)
-  return path
 
 
 def benchmark(task, out_path, candidates=1000, horizon=12):
@@ -157,7 +120,9 @@ def main(argv=None):
     benchmark(args.task, args.benchmark_out)
     return
   if args.plot:
-    logging.info('wrote %s', plot(args.out, os.path.join(os.path.dirname(args.out), 'figures'), args.task))
+    import plot  # scripts/plot.py  # pylint: disable=import-outside-toplevel
+    results = os.path.dirname(args.out)
+    logging.info('wrote %s', plot.fig12(results, os.path.join(results, 'figures'), args.task))
     return
   settings = sweep_settings() if args.sweep else [true_sim.Settings(args.horizon, args.iterations,
                                                                      args.candidates, args.top_k)]

@@ -89,4 +89,15 @@ def test_sweep_resumes(tmp_path):
   assert sorted((tuple(r['settings']), r['episode']) for r in records) == sorted(
       (tuple(s), e) for s in settings for e in range(2))
   assert json.loads(lines[3])['return'] == records[3]['return']  # Same seed, same score.
-  assert script.plot(str(out), str(tmp_path / 'figures'), task='cartpole') is not None
+  import plot  # scripts/plot.py  # pylint: disable=import-outside-toplevel
+  # Records at the paper setting feed Table 1's true-simulator row and Fig. 12's panels.
+  paper = [dict(r, settings=[12, 10, 1000, 100], **{'return': 500.0 + 100 * e}) for e, r in enumerate(records[:2])]
+  sweep = [dict(records[0], settings=[8, 10, 1000, 100], **{'return': 700.0})]
+  with open(out / 'cartpole.jsonl', 'a') as f:
+    f.writelines(json.dumps(r) + '\n' for r in paper + sweep)
+  from planet import analysis  # pylint: disable=import-outside-toplevel
+  assert analysis.true_sim_sweep(analysis.true_sim_records(str(tmp_path), 'cartpole'), 'horizon') == [
+      (8, 700.0, 0.0, 1), (12, 550.0, 50.0, 2)]
+  assert plot.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
+  rows = plot.table1([], {}, None, str(tmp_path / 'figures'), str(tmp_path))
+  assert rows[1][0] == 'CEM + true simulator (this code)' and rows[1][3] == '550'
