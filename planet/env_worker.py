@@ -31,6 +31,10 @@ class _Task:
 
   def __init__(self, domain, task, action_repeat, size, camera, max_env_steps, seed):
     import numpy as np
+    import mujoco
+    if int(mujoco.__version__.split('.')[0]) != 3:
+      raise RuntimeError(f'mujoco {mujoco.__version__} is installed, but dm-control==1.0.50 needs mujoco 3.x '
+                         '(tested: mujoco==3.17.0): reinstall with `pip install -e .`.')
     try:
       from dm_control import suite
     except Exception as e:  # pylint: disable=broad-except
