@@ -4,6 +4,9 @@ States are dicts of tensors with a leading batch axis (and a time axis for seque
 `tf.scan`s over a single-step function, so graphs stay small under XLA.
 """
 import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
 
 
 def seeds_for(seed, steps):
@@ -71,3 +74,15 @@ class StateSpaceModel(tf.Module):
       return self.img_step(prev, action_t, seed_t)
 
     return swap(tf.scan(step, (swap(action), seeds_for(seed, steps)), state))
+
+
+class GaussianStateModel(StateSpaceModel):
+  """Models whose state holds a diagonal Gaussian ('mean', 'std') and a sample of it ('stoch')."""
+
+  def distribution(self, state):
+    return tfd.MultivariateNormalDiag(state['mean'], state['std'])
+
+  def replicate(self, state, count, seed):
+    tiled = {key: tf.repeat(value, count, axis=0) for key, value in state.items()}
+    tiled['stoch'] = self.distribution(tiled).sample(seed=seed)
+    return tiled

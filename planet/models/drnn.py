@@ -17,7 +17,7 @@ tfd = tfp.distributions
 
 
 @gin.configurable
-class DRNN(base.StateSpaceModel):
+class DRNN(base.GaussianStateModel):
 
   def __init__(self, action_size, embed_size, stochastic_size=30, deterministic_size=200, hidden_size=200,
                min_std=0.1, activation='relu', name=None):
@@ -53,9 +53,6 @@ class DRNN(base.StateSpaceModel):
 
   def features(self, state):
     return state['decoder']
-
-  def distribution(self, state):
-    return tfd.MultivariateNormalDiag(state['mean'], state['std'])
 
   def replicate(self, state, count, seed):
     # The belief's stochastic sample already shaped the decoder state; candidates share it (deterministic

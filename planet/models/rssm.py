@@ -45,7 +45,7 @@ class GaussianLayer(tf.Module):
 
 
 @gin.configurable
-class RSSM(base.StateSpaceModel):
+class RSSM(base.GaussianStateModel):
 
   def __init__(self, action_size, embed_size, stochastic_size=30, deterministic_size=200, hidden_size=200,
                min_std=0.1, activation='relu', name=None):
@@ -84,10 +84,3 @@ class RSSM(base.StateSpaceModel):
   def features(self, state):
     return tf.concat([state['stoch'], state['deter']], -1)
 
-  def distribution(self, state):
-    return tfd.MultivariateNormalDiag(state['mean'], state['std'])
-
-  def replicate(self, state, count, seed):
-    tiled = {key: tf.repeat(value, count, axis=0) for key, value in state.items()}
-    tiled['stoch'] = self.distribution(tiled).sample(seed=seed)
-    return tiled

@@ -16,7 +16,7 @@ tfd = tfp.distributions
 
 
 @gin.configurable
-class SSM(base.StateSpaceModel):
+class SSM(base.GaussianStateModel):
 
   def __init__(self, action_size, embed_size, stochastic_size=30, hidden_size=200, min_std=0.1,
                activation='relu', name=None):
@@ -49,10 +49,3 @@ class SSM(base.StateSpaceModel):
   def features(self, state):
     return state['stoch']
 
-  def distribution(self, state):
-    return tfd.MultivariateNormalDiag(state['mean'], state['std'])
-
-  def replicate(self, state, count, seed):
-    tiled = {key: tf.repeat(value, count, axis=0) for key, value in state.items()}
-    tiled['stoch'] = self.distribution(tiled).sample(seed=seed)
-    return tiled
