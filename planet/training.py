@@ -1,4 +1,5 @@
-"""Algorithm 1: S random seed episodes, then repeat {C model updates; collect one episode with the planner}.
+"""Algorithm 1: S random seed episodes, then repeat {C model updates; collect one episode with the planner}
+(one episode of each task per round for the one-agent-all-tasks setting of Figs. 6-7).
 
 A run directory holds everything needed to resume:
   train_episodes/, test_episodes/   one .npz per episode (the data; counters of episodes and env steps)
@@ -178,14 +179,14 @@ def _write_atomically(path, text):
 def _update(learner, prefetch, steps, seed):
   """`steps` compiled train steps; mean of each loss term. Raises TrainingDiverged on a NaN/inf loss."""
   outputs = []
-  for _ in range(steps):
+  start = int(learner.optimizer.step)  # Read once: reading it every step would stall a GPU's queue.
+  for step in range(start, start + steps):
     batch = next(prefetch)
-    step = int(learner.optimizer.step)
     outputs.append(learner.train_step(batch, tf.constant(_seed(seed, 'update', step), tf.int32)))
   values = {key: np.array([out[key].numpy() for out in outputs]) for key in outputs[0]}
   bad = np.flatnonzero(~np.isfinite(values['loss']))
   if bad.size:
-    step = int(learner.optimizer.step) - steps + int(bad[0]) + 1
+    step = start + int(bad[0]) + 1
     raise TrainingDiverged(
         f'the loss became {values["loss"][bad[0]]} at grad step {step}; stopping. The last good checkpoint '
         '(the previous episode) is kept: lower the learning rate or check the data, then rerun to resume.')
