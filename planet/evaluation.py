@@ -74,9 +74,7 @@ def video_prediction(model, episode, context=5, horizon=50, seed=0):
   batch = {'image': tf.constant(episode['image'][None, :length]),
            'action': tf.constant(episode['action'][None, :length], tf.float32)}
   truth, prediction = world_model_lib.open_loop_prediction(model, batch, context, tf.constant([seed, 1]))
-  truth, prediction = truth.numpy()[0], prediction.numpy()[0]
-  return np.stack([preprocess.postprocess(truth), preprocess.postprocess(prediction),
-                   preprocess.postprocess(np.abs(prediction - truth) - 0.5)])
+  return preprocess.comparison(truth.numpy()[0], prediction.numpy()[0])
 
 
 def strip_image(rows, every=5, scale=2):

@@ -19,3 +19,10 @@ def postprocess(x, bits=5):
   bins = 2 ** bits
   levels = np.clip(np.floor((np.asarray(x, np.float32) + 0.5) * bins), 0, bins - 1)
   return (levels * 2 ** (8 - bits)).astype(np.uint8)
+
+
+def comparison(truth, prediction, bits=5):
+  """Fig. 10 rows from model-space images [T, H, W, 3]: truth, prediction, |difference| as uint8 [3, T, H, W, 3]."""
+  truth, prediction = np.asarray(truth), np.asarray(prediction)
+  return np.stack([postprocess(truth, bits), postprocess(prediction, bits),
+                   postprocess(np.abs(prediction - truth) - 0.5, bits)])

@@ -151,9 +151,9 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
             returns.append(_episode_return(test))
           record.update(test_return=float(np.mean(returns)), test_returns=returns)
           timings['test_time'] = time.time() - tic
-          if video_every and (episodes % video_every == 0 or episodes == total_episodes):
-            prefix = f'{name}_' if len(tasks) > 1 else ''
-            record.update(_videos(logdir, model, open_loop, test, episodes, metrics, seed, prefix))
+          videos = bool(video_every) and (episodes % video_every == 0 or episodes == total_episodes)
+          record.update(_open_loop_check(logdir, open_loop, test, episodes, metrics, seed,
+                                         f'{name}_' if len(tasks) > 1 else '', videos))
         manager.save(checkpoint_number=sum(counts))
         _write_atomically(os.path.join(logdir, 'operative_config.gin'), gin.operative_config_str())
         record.update(timings, wall_time=wall_offset + time.time() - start_time)
@@ -193,17 +193,18 @@ def _update(learner, prefetch, steps, seed):
   return {key: float(value.mean()) for key, value in values.items()}
 
 
-def _videos(logdir, model, open_loop, episode, episodes, metrics, seed, prefix=''):
-  """GIFs of a test episode and of open-loop predictions (5 context frames, then open loop); returns errors."""
-  video_dir = os.path.join(logdir, 'videos')
-  logger_lib.write_gif(os.path.join(video_dir, f'{prefix}test_{episodes:06d}.gif'), episode['image'])
+def _open_loop_check(logdir, open_loop, episode, episodes, metrics, seed, prefix='', write_videos=False):
+  """Open-loop prediction error on a test episode (5 context frames, then open loop from the actions, Fig. 10);
+  with `write_videos`, GIFs of the episode and of truth / prediction / difference, and a TensorBoard strip."""
   length = min(len(episode['reward']), 55)
   batch = {'image': episode['image'][None, :length], 'action': episode['action'][None, :length]}
   truth, prediction = open_loop(batch, seed=tf.constant(_seed(seed, 'video', episodes), tf.int32))
   truth, prediction = truth.numpy()[0], prediction.numpy()[0]
-  frames = np.concatenate([preprocess.postprocess(truth), preprocess.postprocess(prediction),
-                           preprocess.postprocess(np.abs(prediction - truth) - 0.5)], 1)
-  logger_lib.write_gif(os.path.join(video_dir, f'{prefix}openloop_{episodes:06d}.gif'), frames)
-  metrics.image(f'{prefix}openloop', np.concatenate(list(frames[::5]), 1), step=episodes)
-  error = np.square(prediction[5:] - truth[5:]).mean()
-  return {'openloop_mse': float(error)}
+  if write_videos:
+    video_dir = os.path.join(logdir, 'videos')
+    logger_lib.write_gif(os.path.join(video_dir, f'{prefix}test_{episodes:06d}.gif'), episode['image'])
+    frames = np.concatenate(list(preprocess.comparison(truth, prediction)), 1)
+    logger_lib.write_gif(os.path.join(video_dir, f'{prefix}openloop_{episodes:06d}.gif'), frames)
+    metrics.image(f'{prefix}openloop', np.concatenate(list(frames[::5]), 1), step=episodes)
+  # Mean squared error per pixel channel in model space ([-0.5, 0.5]), over the open-loop frames only.
+  return {'openloop_mse': float(np.square(prediction[5:] - truth[5:]).mean())}

@@ -38,6 +38,8 @@ def test_fake_env_end_to_end(tmp_path):
     assert np.isfinite(records[-1][key])
   assert len(records[-1]['test_returns']) == 2  # The final evaluation runs final_test_episodes.
   assert 'test_return' in records[1] and 'test_return' not in records[2]
+  # The open-loop prediction error is measured at every test point (Fig. 10 GIFs only on the video schedule).
+  assert all(0 < r['openloop_mse'] < 1 for r in records if 'test_return' in r)
   assert len(replay_lib.list_episodes(tmp_path / 'train_episodes')) == 4
   assert len(replay_lib.list_episodes(tmp_path / 'test_episodes')) == 3
   episode = replay_lib.load_episode(replay_lib.list_episodes(tmp_path / 'train_episodes')[0])
