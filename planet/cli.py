@@ -1,4 +1,5 @@
 """gin set-up shared by the scripts: parse files and bindings with clear errors, choose the run directory."""
+import functools
 import os
 
 import gin
@@ -28,13 +29,17 @@ def resolve(path):
   raise ConfigError(f'gin file {path!r} not found (give a path relative to the repository root or a full path)')
 
 
+@functools.lru_cache(maxsize=None)
+def _add_search_path():
+  """`include 'gin/base.gin'` lines resolve against the repository root too (added once per process)."""
+  gin.add_config_file_search_path(REPO_ROOT)
+
+
 def parse(gin_files, gin_params):
   register_configurables()
   gin_files = [resolve(path) for path in gin_files]
   gin.clear_config()
-  # `include 'gin/base.gin'` lines resolve against the repository root too.
-  if REPO_ROOT not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
-    gin.add_config_file_search_path(REPO_ROOT)
+  _add_search_path()
   try:
     gin.parse_config_files_and_bindings(gin_files, gin_params, finalize_config=False)
   except (ValueError, KeyError, SyntaxError) as e:
