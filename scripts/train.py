@@ -7,7 +7,10 @@ file (e.g. `planet`, `ssm`, `quick`). Rerunning the same command resumes the run
 import argparse
 import logging
 import os
+import platform
+import shlex
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,6 +32,10 @@ def main(argv=None):
   except cli.ConfigError as e:
     sys.exit(f'error: {e}')
   logging.info('run directory: %s', logdir)
+  os.makedirs(logdir, exist_ok=True)
+  with open(os.path.join(logdir, 'command.txt'), 'a') as f:  # Provenance: every (re)start of the run.
+    f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores): python {' '.join(shlex.quote(a) for a in sys.argv)}\n")
   from planet import training  # pylint: disable=import-outside-toplevel
   try:
     training.train(logdir, progress=not args.no_progress)

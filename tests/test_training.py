@@ -131,6 +131,7 @@ def test_real_dm_control_smoke_run(tmp_path):
   assert [r['episodes'] for r in records] == [1, 2, 3]
   assert records[-1]['env_steps'] == 3 * 80 and records[-1]['grad_steps'] == 2
   assert os.path.exists(tmp_path / 'videos' / 'test_000003.gif')
+  assert 'gin/debug.gin' in open(tmp_path / 'command.txt').read()
   episode = replay_lib.load_episode(replay_lib.list_episodes(tmp_path / 'train_episodes')[0])
   assert episode['image'].shape == (11, 64, 64, 3) and episode['image'].std() > 1  # Real pixels.
 
