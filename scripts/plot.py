@@ -160,6 +160,47 @@ def _reference_meta(method):
   return meta.get(method, ('', ''))
 
 
+def plot_run(run, seed_episodes=5):
+  """One run's own curve into its results directory: returns over episodes and the model's errors."""
+  records = [r for r in run.records if 'episodes' in r]
+  if not records:
+    return None
+  fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+  left.plot([r['episodes'] for r in records], [r['train_return'] for r in records], '.', color='#999999',
+            label='train episodes (with exploration noise)')
+  tests = [r for r in records if r.get('test_return') is not None]
+  left.plot([r['episodes'] for r in tests], [r['test_return'] for r in tests], 'o-', color='#1f77b4',
+            label='test episodes (no noise)')
+  seeds = [r['train_return'] for r in records[:seed_episodes]]
+  if seeds:
+    left.axhline(sum(seeds) / len(seeds), color='#d62728', linestyle='--',
+                 label=f'mean of the {len(seeds)} random seed episodes')
+  left.set_xlabel('episodes')
+  left.set_ylabel('return')
+  left.grid(alpha=0.3)
+  left.legend(fontsize=7)
+  mse = [r for r in records if r.get('openloop_mse') is not None]
+  right.plot([r['episodes'] for r in mse], [r['openloop_mse'] for r in mse], 'o-', color='#2ca02c',
+             label='open-loop image MSE (45 steps after 5 context)')
+  right.set_xlabel('episodes')
+  right.set_ylabel('open-loop MSE', color='#2ca02c')
+  right.grid(alpha=0.3)
+  losses = [r for r in records if r.get('reward_loss') is not None]
+  if losses:
+    twin = right.twinx()
+    twin.plot([r['episodes'] for r in losses], [r['reward_loss'] for r in losses], color='#ff7f0e',
+              label='reward NLL (training)')
+    twin.set_ylabel('reward NLL', color='#ff7f0e')
+  hours = records[-1].get('wall_time', 0) / 3600
+  fig.suptitle(f'{run.task} / {run.variant} / seed{run.seed}: {len(records)} episodes, '
+               f"{records[-1].get('grad_steps', 0)} grad steps, {hours:.1f} h wall time", fontsize=9)
+  fig.tight_layout()
+  path = os.path.join(run.path, 'curve.png')
+  fig.savefig(path, dpi=130)
+  plt.close(fig)
+  return path
+
+
 def plot_all_runs(runs, reference, out_dir):
   """Every variant found, per task (e.g. the CPU `quick` curve), in one figure."""
   tasks = sorted({r.task for r in runs}, key=lambda t: analysis.TASKS.index(t) if t in analysis.TASKS else 99)
@@ -194,6 +235,10 @@ def main(argv=None):
     if missing:
       logging.info('%s: missing %s', name, ', '.join(f'{t}/{v}' for t, v in missing))
   plot_all_runs(runs, reference, out)
+  for run in runs:
+    if run.variant.startswith('multitask'):
+      continue
+    plot_run(run)
   for task in analysis.TASKS:
     if fig12(args.results, out, task):
       logging.info('fig12: true-simulator sweep of %s', task)

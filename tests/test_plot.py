@@ -60,6 +60,7 @@ def test_table1_and_figures_from_synthetic_runs(tmp_path):
   plot.main(['--results', str(results), '--out', str(out), '--episode', '15'])
   rows = list(csv.reader(open(out / 'table1.csv')))
   assert rows[1][header.index('cartpole')] == '150'
+  assert os.path.getsize(results / 'cartpole' / 'planet' / 'seed0' / 'curve.png') > 1000
   for name in list(plot.FIGURES) + ['all_runs']:
     for ext in ('png', 'pdf'):
       assert os.path.getsize(out / f'{name}.{ext}') > 1000
