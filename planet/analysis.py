@@ -135,10 +135,11 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
   return target
 
 
-def true_sim_records(root, task):
-  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py)."""
+def true_sim_records(root, task, std_estimator='paper'):
+  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) with one CEM refit estimator."""
   path = os.path.join(root, 'true_sim', f'{task}.jsonl')
-  return read_jsonl(path) if os.path.exists(path) else []
+  records = read_jsonl(path) if os.path.exists(path) else []
+  return [r for r in records if r.get('std_estimator', 'paper') == std_estimator]
 
 
 def true_sim_sweep(records, knob):

@@ -195,14 +195,14 @@ def cem_action(sim, state, settings, rng, std_estimator='paper'):
   return mean[0]
 
 
-def run_episode(sim, settings, seed, progress=None):
+def run_episode(sim, settings, seed, progress=None, std_estimator='paper'):
   """One episode planned with the true simulator; returns the episode return."""
   rng = np.random.RandomState(seed)
   sim.env.task.random.seed(seed)
   sim.reset()
   total, done = 0.0, False
   while not done:
-    reward, done = sim.step(cem_action(sim, sim.state(), settings, rng))
+    reward, done = sim.step(cem_action(sim, sim.state(), settings, rng, std_estimator))
     total += reward
     if progress is not None:
       progress.update(1)

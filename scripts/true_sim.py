@@ -44,11 +44,12 @@ def read_records(path):
     return [json.loads(line) for line in f if line.strip()]
 
 
-def run(task, settings, episodes, out_dir, threads=None, progress=True):
+def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='paper'):
   """Runs the missing (setting, episode) pairs; returns all records of the task."""
   os.makedirs(out_dir, exist_ok=True)
   path = os.path.join(out_dir, f'{task}.jsonl')
-  done = {(tuple(r['settings']), r['episode']) for r in read_records(path)}
+  done = {(tuple(r['settings']), r['episode']) for r in read_records(path)
+          if r.get('std_estimator', 'paper') == std_estimator}
   sim = true_sim.TrueSimulator(task, threads=threads)
   steps = sim.max_env_steps // sim.action_repeat
   for setting in settings:
@@ -58,9 +59,10 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True):
       bar = tqdm.tqdm(total=steps, disable=not progress, desc=f'{task} H{setting.horizon} I{setting.iterations} '
                       f'J{setting.candidates} K{setting.top_k} ep{episode}', leave=False)
       tic = time.time()
-      score = true_sim.run_episode(sim, setting, seed=episode, progress=bar)
+      score = true_sim.run_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator)
       bar.close()
-      record = dict(task=task, settings=list(setting), **setting._asdict(), episode=episode, return_=score,
+      record = dict(task=task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
+                    episode=episode, return_=score,
                     seconds=round(time.time() - tic, 2), threads=len(sim._datas))  # pylint: disable=protected-access
       record['return'] = record.pop('return_')
       with open(path, 'a') as f:
@@ -108,6 +110,8 @@ def main(argv=None):
   parser.add_argument('--candidates', type=int, default=true_sim.PAPER.candidates)
   parser.add_argument('--top_k', type=int, default=true_sim.PAPER.top_k)
   parser.add_argument('--episodes', type=int, default=1)
+  parser.add_argument('--std_estimator', default='paper', choices=['paper', 'std'],
+                      help="CEM refit spread: Algorithm 2 as printed ('paper') or the authors' code ('std')")
   parser.add_argument('--sweep', action='store_true', help="Fig. 12's grid instead of one setting")
   parser.add_argument('--threads', type=int, default=None, help='rollout threads (default: all cores)')
   parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'true_sim'))
@@ -126,9 +130,10 @@ def main(argv=None):
     return
   settings = sweep_settings() if args.sweep else [true_sim.Settings(args.horizon, args.iterations,
                                                                      args.candidates, args.top_k)]
-  records = run(args.task, settings, args.episodes, args.out, args.threads)
+  records = run(args.task, settings, args.episodes, args.out, args.threads, std_estimator=args.std_estimator)
   for setting in settings:
-    scores = [r['return'] for r in records if r['settings'] == list(setting)]
+    scores = [r['return'] for r in records if r['settings'] == list(setting)
+              and r.get('std_estimator', 'paper') == args.std_estimator]
     if scores:
       logging.info('%s: mean return %.1f over %d episode(s)', setting, np.mean(scores), len(scores))
 
