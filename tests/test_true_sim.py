@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 def _prepare(sim, task):
   """Start states where the sparse rewards are reachable, so that equality is not 0 == 0."""
   physics = sim.env.physics
+  if task == 'reacher':  # Move the target under the finger (a model change, mirrored by TrueSimulator.state).
+    physics.named.model.geom_pos['target'][:2] = physics.named.data.geom_xpos['finger'][:2]
   if task == 'finger':
     physics.named.data.qvel['hinge'] = -40.0  # Spinning fast: reward 1 while it lasts.
   if task == 'cup':
@@ -45,7 +47,7 @@ def test_rollout_rewards_equal_env_rewards(task):
       physics.set_state(start)
     actual = [sim.env.step(a).reward for a in actions[j] for _ in range(sim.action_repeat)]
     np.testing.assert_allclose(predicted[j], actual, atol=1e-9)
-  if task in ('finger', 'cup', 'cartpole', 'walker'):
+  if task != 'cheetah':  # Cheetah's reward stays 0 below a forward speed random actions never reach.
     assert predicted.sum() > 0  # A non-trivial comparison.
 
 
