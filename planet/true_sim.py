@@ -94,14 +94,13 @@ def _suite():
     previous = os.environ.get('MUJOCO_GL')
     os.environ['MUJOCO_GL'] = 'disable'
     try:
-      from dm_control import suite  # pylint: disable=import-outside-toplevel
+      importlib.import_module('dm_control.suite')
     finally:  # Env worker processes started later must still render with the user's backend.
       if previous is None:
         del os.environ['MUJOCO_GL']
       else:
         os.environ['MUJOCO_GL'] = previous
-  from dm_control import suite  # pylint: disable=import-outside-toplevel,reimported
-  return suite
+  return importlib.import_module('dm_control.suite')
 
 
 class TrueSimulator:

@@ -1,5 +1,4 @@
 """End to end: Algorithm 1 on the fake env, resume after SIGKILL, NaN stop, env worker crash, real smoke run."""
-import json
 import os
 import signal
 import subprocess

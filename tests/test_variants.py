@@ -14,7 +14,7 @@ from planet import objectives
 from planet import planner
 from planet import training
 from planet import world_model
-from planet.models import drnn, gru, rssm, ssm
+from planet.models import drnn, gru, ssm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_VARIANTS = ['GRUModel.deterministic_size = 16', 'GRUModel.hidden_size = 16', 'SSM.stochastic_size = 4',
