@@ -44,8 +44,7 @@ class Run:
 
   def episodes(self, kind='test_episodes', count=None):
     paths = replay_lib.list_episodes(os.path.join(self.logdir, kind))
-    loaded = [replay_lib.load_episode(path) for path in paths[-count:] if count] if count else [
-        replay_lib.load_episode(path) for path in paths]
+    loaded = [replay_lib.load_episode(path) for path in (paths[-count:] if count else paths)]
     return [episode for episode in loaded if episode is not None]
 
 
@@ -91,7 +90,7 @@ def fit_probes(model, episodes, targets=('qpos', 'qvel', 'reward'), units=100, s
   for k, episode in enumerate(episodes):
     feats = _posterior_features(model, episode, seed=k)
     features.append(feats)
-    values.append(np.concatenate([np.reshape(episode[t], (len(episode['reward']), -1)) for t in targets], -1))
+    values.append(_state_targets(episode, targets))
   x, y = np.concatenate(features), np.concatenate(values).astype(np.float32)
   mean, std = y.mean(0), y.std(0) + 1e-6
   probe = networks.MLP(x.shape[-1], y.shape[-1], units, 2, 'relu')
@@ -109,10 +108,15 @@ def fit_probes(model, episodes, targets=('qpos', 'qvel', 'reward'), units=100, s
   for _ in range(steps):
     index = rng.randint(0, len(x), min(256, len(x)))
     loss = step(x[index], y_norm[index])
-  sizes = [np.reshape(episodes[0][t], (len(episodes[0]['reward']), -1)).shape[1] for t in targets]
+  sizes = [_state_targets(episodes[0], [t]).shape[1] for t in targets]
   names = [f'{t}[{i}]' if size > 1 or t != 'reward' else t for t, size in zip(targets, sizes) for i in range(size)]
   logging.info('probe training loss (normalised MSE): %.4f', float(loss))
   return (lambda features: probe(tf.constant(features, tf.float32)).numpy() * std + mean), names
+
+
+def _state_targets(episode, targets):
+  """The episode's true quantities `targets` (e.g. qpos, qvel, reward) as one [T + 1, D] array."""
+  return np.concatenate([np.reshape(episode[t], (len(episode['reward']), -1)) for t in targets], -1)
 
 
 def _posterior_features(model, episode, seed=0):
@@ -133,5 +137,5 @@ def open_loop_states(model, predictor, episode, context=5, horizon=50, seed=0, t
   last = tf.nest.map_structure(lambda x: x[:, -1], post)
   prior = model.dynamics.imagine(action[:, context:], last, tf.constant([seed, 2]))
   features = model.dynamics.features(prior).numpy()[0]
-  truth = np.concatenate([np.reshape(episode[t], (len(episode['reward']), -1)) for t in targets], -1)
+  truth = _state_targets(episode, targets)
   return predictor(features), truth[context:length]
