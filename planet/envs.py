@@ -136,8 +136,9 @@ class FakeEnv:
   The reward is highest at the centre, so a model and planner that learn anything move the point there.
   """
 
-  def __init__(self, seed=0, action_repeat=2, size=64, max_env_steps=100, action_size=1):
+  def __init__(self, seed=0, action_repeat=2, size=64, max_env_steps=100, action_size=1, start=None):
     self.name = 'fake'
+    self._start = start  # A fixed start position for every reset; None draws it uniformly from [-1, 1].
     self.action_repeat = action_repeat
     self.action_size = action_size
     self.action_low = -np.ones(action_size, np.float32)
@@ -158,6 +159,8 @@ class FakeEnv:
     if seed is not None:
       self._rng = np.random.RandomState(seed)
     self._pos = self._rng.uniform(-1, 1, self.action_size)
+    if self._start is not None:
+      self._pos[:] = self._start
     self._env_steps = 0
     return self._obs()
 
