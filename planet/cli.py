@@ -1,6 +1,7 @@
 """gin set-up shared by the scripts: parse files and bindings with clear errors, choose the run directory."""
 import functools
 import os
+import platform
 
 import gin
 
@@ -84,3 +85,18 @@ def configure(gin_files, gin_params, logdir=None):
     raise ConfigError(str(e)) from e
   return logdir or default_logdir(gin_files)
 
+
+
+def describe_device():
+  """The first GPU's name, or the CPU's model and core count: the machine a measurement names."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  gpus = tf.config.list_physical_devices('GPU')
+  if gpus:
+    return tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')
+  name = platform.processor() or platform.machine()
+  try:
+    with open('/proc/cpuinfo') as f:
+      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), name)
+  except OSError:
+    pass
+  return f'CPU {name} x{os.cpu_count()} cores'

@@ -2,6 +2,11 @@
 
 Layers are small `tf.Module`s over `tf.nn` ops: no Keras, so variables are plain, checkpoints are stable, and
 the compiled graphs stay simple. Heads return `tfp.distributions`.
+
+Mixed precision (`gin/mixed_precision.gin`): the conv encoder and decoder, which hold most of a train step's
+FLOPs, can compute in bfloat16 (`precision='bfloat16'`). Variables stay float32 and are cast per call, and both
+nets hand float32 to the rest of the model, so the state-space model, the distributions and the loss stay float32.
+bfloat16 keeps float32's exponent range, so no loss scaling is needed.
 """
 import gin
 import numpy as np
@@ -11,12 +16,19 @@ import tensorflow_probability as tfp
 tfd = tfp.distributions
 
 ACTIVATIONS = {'relu': tf.nn.relu, 'elu': tf.nn.elu, 'linear': tf.identity}
+PRECISIONS = {'float32': tf.float32, 'bfloat16': tf.bfloat16}
 
 
 def get_activation(name):
   if name not in ACTIVATIONS:
     raise ValueError(f"unknown activation {name!r}: choose one of {', '.join(ACTIVATIONS)}")
   return ACTIVATIONS[name]
+
+
+def get_precision(name):
+  if name not in PRECISIONS:
+    raise ValueError(f"unknown precision {name!r}: choose one of {', '.join(PRECISIONS)}")
+  return PRECISIONS[name]
 
 
 def _glorot(shape, fan_in, fan_out, name):
@@ -26,15 +38,17 @@ def _glorot(shape, fan_in, fan_out, name):
 
 class Dense(tf.Module):
 
-  def __init__(self, in_size, out_size, activation='linear', name=None):
+  def __init__(self, in_size, out_size, activation='linear', precision='float32', name=None):
     super().__init__(name=name)
     self.kernel = _glorot([in_size, out_size], in_size, out_size, 'kernel')
     self.bias = tf.Variable(tf.zeros([out_size]), name='bias')
     self._act = get_activation(activation)
+    self._dtype = get_precision(precision)
 
   def __call__(self, x):
-    y = tf.matmul(x, self.kernel) if x.shape.rank == 2 else tf.tensordot(x, self.kernel, 1)
-    return self._act(y + self.bias)
+    x, kernel, bias = (tf.cast(t, self._dtype) for t in (x, self.kernel, self.bias))
+    y = tf.matmul(x, kernel) if x.shape.rank == 2 else tf.tensordot(x, kernel, 1)
+    return self._act(y + bias)
 
 
 class MLP(tf.Module):
@@ -55,7 +69,7 @@ class MLP(tf.Module):
 class Conv(tf.Module):
   """Stride-2 valid convolution, or its transpose."""
 
-  def __init__(self, in_ch, out_ch, kernel, activation, transpose=False, name=None):
+  def __init__(self, in_ch, out_ch, kernel, activation, transpose=False, precision='float32', name=None):
     super().__init__(name=name)
     shape = [kernel, kernel, out_ch, in_ch] if transpose else [kernel, kernel, in_ch, out_ch]
     self.kernel = _glorot(shape, kernel * kernel * in_ch, kernel * kernel * out_ch, 'kernel')
@@ -63,16 +77,18 @@ class Conv(tf.Module):
     self._act = get_activation(activation)
     self._transpose = transpose
     self._size = (kernel, out_ch)
+    self._dtype = get_precision(precision)
 
   def __call__(self, x):
+    x, weights, bias = (tf.cast(t, self._dtype) for t in (x, self.kernel, self.bias))
     if self._transpose:
       kernel, out_ch = self._size
       height = (x.shape[1] - 1) * 2 + kernel
       shape = tf.stack([tf.shape(x)[0], height, height, out_ch])
-      y = tf.nn.conv2d_transpose(x, self.kernel, shape, 2, 'VALID')
+      y = tf.nn.conv2d_transpose(x, weights, shape, 2, 'VALID')
     else:
-      y = tf.nn.conv2d(x, self.kernel, 2, 'VALID')
-    return self._act(y + self.bias)
+      y = tf.nn.conv2d(x, weights, 2, 'VALID')
+    return self._act(y + bias)
 
 
 def _flatten_time(x, inner_dims):
@@ -85,17 +101,17 @@ def _flatten_time(x, inner_dims):
 class Encoder(tf.Module):
   """World Models conv net: 4 conv layers, kernel 4, stride 2, depth 32/64/128/256 -> 1024-dim embedding."""
 
-  def __init__(self, depth=32, activation='relu', name=None):
+  def __init__(self, depth=32, activation='relu', precision='float32', name=None):
     super().__init__(name=name)
     channels = [3, depth, 2 * depth, 4 * depth, 8 * depth]
-    self.layers = [Conv(a, b, 4, activation) for a, b in zip(channels[:-1], channels[1:])]
+    self.layers = [Conv(a, b, 4, activation, precision=precision) for a, b in zip(channels[:-1], channels[1:])]
     self.embed_size = 32 * depth  # 2 x 2 x 8 depth for 64 x 64 inputs.
 
   def __call__(self, image):
     x, leading = _flatten_time(image, 3)
     for layer in self.layers:
       x = layer(x)
-    return tf.reshape(x, tf.concat([leading, [self.embed_size]], 0))
+    return tf.reshape(tf.cast(x, tf.float32), tf.concat([leading, [self.embed_size]], 0))
 
 
 @gin.configurable
@@ -105,19 +121,19 @@ class Decoder(tf.Module):
   Returns the image likelihood Normal(mean, 1) over every pixel (summed over pixels by Independent).
   """
 
-  def __init__(self, feature_size, depth=32, activation='relu', name=None):
+  def __init__(self, feature_size, depth=32, activation='relu', precision='float32', name=None):
     super().__init__(name=name)
-    self.dense = Dense(feature_size, 32 * depth)
+    self.dense = Dense(feature_size, 32 * depth, precision=precision)
     specs = [(32 * depth, 4 * depth, 5, activation), (4 * depth, 2 * depth, 5, activation),
              (2 * depth, depth, 6, activation), (depth, 3, 6, 'linear')]
-    self.layers = [Conv(a, b, k, act, transpose=True) for a, b, k, act in specs]
+    self.layers = [Conv(a, b, k, act, transpose=True, precision=precision) for a, b, k, act in specs]
 
   def __call__(self, features):
     x, leading = _flatten_time(features, 1)
     x = self.dense(x)[:, None, None, :]
     for layer in self.layers:
       x = layer(x)
-    mean = tf.reshape(x, tf.concat([leading, [64, 64, 3]], 0))
+    mean = tf.reshape(tf.cast(x, tf.float32), tf.concat([leading, [64, 64, 3]], 0))
     return tfd.Independent(tfd.Normal(mean, 1.0), reinterpreted_batch_ndims=3)
 
 

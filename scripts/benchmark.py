@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -71,17 +70,6 @@ def plan_flops(p):
   return per_step * p['candidates'] * p['horizon'] * p['iterations']
 
 
-def cpu_name():
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or platform.machine()
-
-
 def _median_time(fn, repeats):
   times = []
   for _ in range(repeats):
@@ -115,6 +103,9 @@ def main(argv=None):
   parser.add_argument('--tasks', default='cartpole,reacher,cheetah,finger,cup,walker')
   parser.add_argument('--episode_gin', default='gin/quick.gin',
                       help="overlay for the training-episode figure ('' for the paper's settings)")
+  parser.add_argument('--gin_file', action='append', default=[],
+                      help='extra overlay for every figure, e.g. gin/mixed_precision.gin (repeatable)')
+  parser.add_argument('--gin_param', action='append', default=[], help='extra gin binding (repeatable)')
   parser.add_argument('--repeats', type=int, default=5)
   parser.add_argument('--tiny', action='store_true', help='tiny sizes (for tests of this script)')
   parser.add_argument('--skip', default='', help='comma-separated parts to skip: matmul,train,plan,env,episode')
@@ -123,24 +114,22 @@ def main(argv=None):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from planet import agent as agent_lib, envs, replay as replay_lib, training, world_model  # pylint: disable=import-outside-toplevel,multiple-imports
 
-  gpus = tf.config.list_physical_devices('GPU')
-  device = (tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU') if gpus
-            else f'CPU {cpu_name()} x{os.cpu_count()} cores')
+  device = cli.describe_device()
   try:
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True,
                             check=False).stdout.strip()
   except OSError:
     commit = ''
   flags = {'jit_compile': args.jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
-           'tiny': args.tiny}
+           'tiny': args.tiny, 'gin_files': args.gin_file, 'gin_params': args.gin_param}
   report = Report(args.out, dict(device=device, tf_version=tf.__version__, flags=flags, commit=commit))
   skip = set(filter(None, args.skip.split(',')))
   tiny = ['RSSM.deterministic_size = 16', 'RSSM.stochastic_size = 4', 'RSSM.hidden_size = 16',
           'Encoder.depth = 4', 'Decoder.depth = 4', 'RewardHead.units = 16', 'cem_plan.candidates = 20',
           'cem_plan.iterations = 2', 'train.batch_size = 2', 'train.chunk_length = 8',
           'train.collect_interval = 2', 'make_env.max_env_steps = 80'] if args.tiny else []
-  jit = [f'Learner.jit_compile = {args.jit}', f'Agent.jit_compile = {args.jit}']
-  cli.parse(['gin/cartpole.gin'], tiny + jit)
+  jit = [f'Learner.jit_compile = {args.jit}', f'Agent.jit_compile = {args.jit}'] + args.gin_param
+  cli.parse(['gin/cartpole.gin'] + args.gin_file, tiny + jit)
   q = lambda name: cli.query(name)
   sizes = dict(stoch=q('RSSM.stochastic_size'), deter=q('RSSM.deterministic_size'), hidden=q('RSSM.hidden_size'),
                depth=q('Encoder.depth'), reward_units=q('RewardHead.units'), reward_layers=q('RewardHead.layers'),
@@ -199,7 +188,7 @@ def main(argv=None):
       env.close()
   if 'episode' not in skip:
     # One iteration of Algorithm 1 on cartpole: C updates + one collected episode (with its own overlay).
-    cli.parse(['gin/cartpole.gin'] + ([args.episode_gin] if args.episode_gin else []), tiny + jit)
+    cli.parse(['gin/cartpole.gin'] + ([args.episode_gin] if args.episode_gin else []) + args.gin_file, tiny + jit)
     import tempfile  # pylint: disable=import-outside-toplevel
     with tempfile.TemporaryDirectory() as tmp:
       env = envs.make_env('cartpole', seed=0)
