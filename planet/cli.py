@@ -86,7 +86,6 @@ def configure(gin_files, gin_params, logdir=None):
   return logdir or default_logdir(gin_files)
 
 
-
 def describe_device():
   """The first GPU's name, or the CPU's model and core count: the machine a measurement names."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
