@@ -135,11 +135,16 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
   return target
 
 
-def true_sim_records(root, task, std_estimator='paper'):
-  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) with one CEM refit estimator."""
+def true_sim_records(root, task, std_estimator='paper', warm_start=False):
+  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) of one CEM variant (default: the paper's)."""
   path = os.path.join(root, 'true_sim', f'{task}.jsonl')
-  records = read_jsonl(path) if os.path.exists(path) else []
-  return [r for r in records if r.get('std_estimator', 'paper') == std_estimator]
+  return true_sim_variant(read_jsonl(path) if os.path.exists(path) else [], std_estimator, warm_start)
+
+
+def true_sim_variant(records, std_estimator='paper', warm_start=False):
+  """The records of one CEM variant; older records lack the keys and mean the paper's variant."""
+  return [r for r in records
+          if r.get('std_estimator', 'paper') == std_estimator and r.get('warm_start', False) == warm_start]
 
 
 def true_sim_sweep(records, knob):

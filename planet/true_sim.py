@@ -178,11 +178,14 @@ Settings = collections.namedtuple('Settings', 'horizon iterations candidates top
 PAPER = Settings(*analysis.TRUE_SIM_PAPER)
 
 
-def cem_action(sim, state, settings, rng, std_estimator='paper'):
-  """Algorithm 2 with the true simulator scoring the candidates; the refit is `planner.refit`."""
+def cem_plan(sim, state, settings, rng, std_estimator='paper', init_mean=None):
+  """Algorithm 2 with the true simulator scoring the candidates; the refit is `planner.refit`.
+
+  Returns the final mean action sequence [H, A]. `init_mean` replaces the Normal(0, I) start's mean (warm start).
+  """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from planet import planner  # pylint: disable=import-outside-toplevel
-  mean = np.zeros([settings.horizon, sim.action_size])
+  mean = np.zeros([settings.horizon, sim.action_size]) if init_mean is None else np.array(init_mean, np.float64)
   std = np.ones_like(mean)
   top_k = min(settings.top_k, settings.candidates)
   for _ in range(settings.iterations):
@@ -191,17 +194,24 @@ def cem_action(sim, state, settings, rng, std_estimator='paper'):
     mean, std = planner.refit(tf.constant(actions, tf.float32), tf.constant(returns, tf.float32), top_k,
                               std_estimator)
     mean, std = mean.numpy().astype(np.float64), std.numpy().astype(np.float64)
-  return mean[0]
+  return mean
 
 
-def run_episode(sim, settings, seed, progress=None, std_estimator='paper'):
-  """One episode planned with the true simulator; returns the episode return."""
+def run_episode(sim, settings, seed, progress=None, std_estimator='paper', warm_start=False):
+  """One episode planned with the true simulator; returns the episode return.
+
+  Algorithm 2 restarts CEM from Normal(0, I) at every step. `warm_start=True` (not in the paper; a probe of the
+  sparse-reward tasks) starts each step's search from the previous plan shifted by one step, with unit spread.
+  """
   rng = np.random.RandomState(seed)
   sim.env.task.random.seed(seed)
   sim.reset()
-  total, done = 0.0, False
+  total, done, init = 0.0, False, None
   while not done:
-    reward, done = sim.step(cem_action(sim, sim.state(), settings, rng, std_estimator))
+    plan = cem_plan(sim, sim.state(), settings, rng, std_estimator, init)
+    reward, done = sim.step(plan[0])
+    if warm_start:
+      init = np.concatenate([plan[1:], np.zeros_like(plan[:1])])
     total += reward
     if progress is not None:
       progress.update(1)

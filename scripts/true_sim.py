@@ -44,12 +44,12 @@ def read_records(path):
     return [json.loads(line) for line in f if line.strip()]
 
 
-def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='paper'):
-  """Runs the missing (setting, episode) pairs; returns all records of the task."""
+def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='paper', warm_start=False):
+  """Runs the missing (setting, episode) pairs of one CEM variant; returns that variant's records of the task."""
   os.makedirs(out_dir, exist_ok=True)
   path = os.path.join(out_dir, f'{task}.jsonl')
-  done = {(tuple(r['settings']), r['episode']) for r in read_records(path)
-          if r.get('std_estimator', 'paper') == std_estimator}
+  done = {(tuple(r['settings']), r['episode'])
+          for r in analysis.true_sim_variant(read_records(path), std_estimator, warm_start)}
   sim = true_sim.TrueSimulator(task, threads=threads)
   steps = sim.max_env_steps // sim.action_repeat
   for setting in settings:
@@ -59,16 +59,17 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
       bar = tqdm.tqdm(total=steps, disable=not progress, desc=f'{task} H{setting.horizon} I{setting.iterations} '
                       f'J{setting.candidates} K{setting.top_k} ep{episode}', leave=False)
       tic = time.time()
-      score = true_sim.run_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator)
+      score = true_sim.run_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator,
+                                   warm_start=warm_start)
       bar.close()
       record = dict(task=task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
-                    episode=episode, return_=score,
+                    **({'warm_start': True} if warm_start else {}), episode=episode, return_=score,
                     seconds=round(time.time() - tic, 2), threads=len(sim._datas))  # pylint: disable=protected-access
       record['return'] = record.pop('return_')
       with open(path, 'a') as f:
         f.write(json.dumps(record) + '\n')
       logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, score, record['seconds'])
-  return read_records(path)
+  return analysis.true_sim_variant(read_records(path), std_estimator, warm_start)
 
 
 def benchmark(task, out_path, candidates=1000, horizon=12):
@@ -112,6 +113,8 @@ def main(argv=None):
   parser.add_argument('--episodes', type=int, default=1)
   parser.add_argument('--std_estimator', default='paper', choices=['paper', 'std'],
                       help="CEM refit spread: Algorithm 2 as printed ('paper') or the authors' code ('std')")
+  parser.add_argument('--warm_start', action='store_true',
+                      help='start each step from the previous plan shifted by one (not in the paper; a probe)')
   parser.add_argument('--sweep', action='store_true', help="Fig. 12's grid instead of one setting")
   parser.add_argument('--threads', type=int, default=None, help='rollout threads (default: all cores)')
   parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'true_sim'))
@@ -130,10 +133,10 @@ def main(argv=None):
     return
   settings = sweep_settings() if args.sweep else [true_sim.Settings(args.horizon, args.iterations,
                                                                      args.candidates, args.top_k)]
-  records = run(args.task, settings, args.episodes, args.out, args.threads, std_estimator=args.std_estimator)
+  records = run(args.task, settings, args.episodes, args.out, args.threads, std_estimator=args.std_estimator,
+                warm_start=args.warm_start)
   for setting in settings:
-    scores = [r['return'] for r in records if r['settings'] == list(setting)
-              and r.get('std_estimator', 'paper') == args.std_estimator]
+    scores = [r['return'] for r in records if r['settings'] == list(setting)]
     if scores:
       logging.info('%s: mean return %.1f over %d episode(s)', setting, np.mean(scores), len(scores))
 

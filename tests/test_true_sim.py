@@ -65,6 +65,19 @@ def test_true_sim_cem_beats_random_on_short_cartpole():
   assert planned > 2 * random_return + 5, (planned, random_return)
 
 
+def test_warm_start_starts_the_search_from_the_given_plan():
+  sim = true_sim.TrueSimulator('cartpole', threads=1)
+  sim.reset()
+  settings = true_sim.Settings(horizon=3, iterations=1, candidates=2000, top_k=2000)  # Refit = sample mean.
+  init = np.array([[0.5], [-0.5], [0.0]])
+  rng = np.random.RandomState(0)
+  warm = true_sim.cem_plan(sim, sim.state(), settings, rng, 'std', init_mean=init)
+  cold = true_sim.cem_plan(sim, sim.state(), settings, rng, 'std')
+  # Samples N(init, 1) clipped to [-1, 1] have means of about +-0.33 and 0 (clipping pulls them in).
+  np.testing.assert_allclose(warm[:, 0], [0.33, -0.33, 0.0], atol=0.06)
+  np.testing.assert_allclose(cold[:, 0], [0.0, 0.0, 0.0], atol=0.06)
+
+
 def test_sweep_resumes(tmp_path):
   import true_sim as script  # scripts/true_sim.py  # pylint: disable=import-outside-toplevel
   settings = [true_sim.Settings(2, 1, 8, 2), true_sim.Settings(3, 1, 8, 2)]
@@ -95,8 +108,9 @@ def test_sweep_resumes(tmp_path):
   # Records at the paper setting feed Table 1's true-simulator row and Fig. 12's panels.
   paper = [dict(r, settings=[12, 10, 1000, 100], **{'return': 500.0 + 100 * e}) for e, r in enumerate(records[:2])]
   sweep = [dict(records[0], settings=[8, 10, 1000, 100], **{'return': 700.0})]
+  probe = [dict(records[0], settings=[12, 10, 1000, 100], warm_start=True, **{'return': 999.0})]  # Not the paper's.
   with open(out / 'cartpole.jsonl', 'a') as f:
-    f.writelines(json.dumps(r) + '\n' for r in paper + sweep)
+    f.writelines(json.dumps(r) + '\n' for r in paper + sweep + probe)
   from planet import analysis  # pylint: disable=import-outside-toplevel
   assert analysis.true_sim_sweep(analysis.true_sim_records(str(tmp_path), 'cartpole'), 'horizon') == [
       (8, 700.0, 0.0, 1), (12, 550.0, 50.0, 2)]
