@@ -44,7 +44,7 @@ def main(argv=None):
   if not args.gin_file:
     parser.error('give the run\'s gin files, e.g. --gin_file=gin/cartpole.gin --gin_file=gin/quick.gin')
   gin_files = args.gin_file
-  rows = []
+  rows, tail = [], max(1, args.steps // 4)
   for name, overlay, stream in (('float32', [], 0), ('float32_other_noise', [], 1),
                                 ('bfloat16', ['gin/mixed_precision.gin'], 0)):
     cli.parse(gin_files + overlay, args.gin_param)
@@ -61,7 +61,6 @@ def main(argv=None):
       for term in TERMS:
         history[term].append(float(out[term]))
       times.append(time.perf_counter() - tic)
-    tail = max(1, args.steps // 4)
     row = dict(name=name, steps=args.steps, batch_size=batch_size, length=length, gin_files=gin_files + overlay,
                episodes=replay.num_episodes, step_seconds=round(float(np.median(times[1:] or times)), 4),
                device=cli.describe_device(), tf_version=tf.__version__,
@@ -72,7 +71,7 @@ def main(argv=None):
     if args.out:
       with open(args.out, 'a') as f:
         f.write(json.dumps(row) + '\n')
-  print(f"\nmean over the last {max(1, args.steps // 4)} of {args.steps} steps")
+  print(f'\nmean over the last {tail} of {args.steps} steps')
   print('{:<22}'.format('run') + ''.join(f'{term:>14}' for term in TERMS) + f"{'step s':>10}")
   for row in rows:
     print(f"{row['name']:<22}" + ''.join(f"{row[term + '_last']:>14.3f}" for term in TERMS)
