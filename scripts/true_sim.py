@@ -72,6 +72,19 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
   return analysis.true_sim_variant(read_records(path), std_estimator, warm_start)
 
 
+def start_hit_rates(task, seeds, candidates=1000, horizon=12):
+  """How blind CEM starts: the share of random action sequences N(0, I) clipped to [-1, 1] with any reward from
+  each seed's start state (one generator, seeded 0, drawn through the seeds in order)."""
+  sim = true_sim.TrueSimulator(task, threads=1)
+  rng = np.random.RandomState(0)
+  for seed in range(seeds):
+    sim.env.task.random.seed(seed)
+    sim.reset()
+    returns = sim.returns(sim.state(), np.clip(rng.standard_normal((candidates, horizon, sim.action_size)), -1, 1))
+    print(f'{task} seed {seed}: {100 * np.mean(returns > 0):.1f}% of {candidates} random sequences (H={horizon}) '
+          f'score > 0; best {returns.max():.0f}')
+
+
 def benchmark(task, out_path, candidates=1000, horizon=12):
   """Physics steps per second: Python env.step loop, rollout with 1 thread, rollout with all threads."""
   rows = []
@@ -120,9 +133,14 @@ def main(argv=None):
   parser.add_argument('--out', default=os.path.join(ROOT, 'results', 'true_sim'))
   parser.add_argument('--plot', action='store_true', help='draw Fig. 12 from the records and stop')
   parser.add_argument('--benchmark', action='store_true', help='physics steps/s, then stop')
+  parser.add_argument('--start_hits', type=int, default=0,
+                      help='for seeds 0..N-1: share of random sequences with any reward from the start, then stop')
   parser.add_argument('--benchmark_out', default=None)
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
+  if args.start_hits:
+    start_hit_rates(args.task, args.start_hits)
+    return
   if args.benchmark:
     benchmark(args.task, args.benchmark_out)
     return

@@ -117,3 +117,11 @@ def test_sweep_resumes(tmp_path):
   assert plot.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
   rows = plot.table1([], {}, None, str(tmp_path / 'figures'), str(tmp_path))
   assert rows[1][0] == 'CEM + true simulator (this code)' and rows[1][3] == '550'
+
+
+def test_start_hit_rates_prints_a_share_per_seed(capsys):
+  import true_sim as script  # scripts/true_sim.py  # pylint: disable=import-outside-toplevel
+  script.start_hit_rates('cartpole', 2, candidates=20, horizon=3)
+  lines = capsys.readouterr().out.strip().splitlines()
+  assert [line.split(':')[0] for line in lines] == ['cartpole seed 0', 'cartpole seed 1']
+  assert all('100.0% of 20' in line for line in lines)  # Cartpole's smooth reward is positive everywhere.
