@@ -131,7 +131,10 @@ class TrueSimulator:
       self._sensors[mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_SENSOR, i)] = slice(adr, adr + dim)
     self._env_steps = 0
 
-  def reset(self):
+  def reset(self, seed=None):
+    """A new episode; `seed` fixes its start state (the task's random draws)."""
+    if seed is not None:
+      self.env.task.random.seed(seed)
     self.env.reset()
     self._env_steps = 0
 
@@ -204,8 +207,7 @@ def run_episode(sim, settings, seed, progress=None, std_estimator='paper', warm_
   sparse-reward tasks) starts each step's search from the previous plan shifted by one step, with unit spread.
   """
   rng = np.random.RandomState(seed)
-  sim.env.task.random.seed(seed)
-  sim.reset()
+  sim.reset(seed)
   total, done, init = 0.0, False, None
   while not done:
     plan = cem_plan(sim, sim.state(), settings, rng, std_estimator, init)

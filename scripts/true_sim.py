@@ -78,8 +78,7 @@ def start_hit_rates(task, seeds, candidates=1000, horizon=12):
   sim = true_sim.TrueSimulator(task, threads=1)
   rng = np.random.RandomState(0)
   for seed in range(seeds):
-    sim.env.task.random.seed(seed)
-    sim.reset()
+    sim.reset(seed)
     returns = sim.returns(sim.state(), np.clip(rng.standard_normal((candidates, horizon, sim.action_size)), -1, 1))
     print(f'{task} seed {seed}: {100 * np.mean(returns > 0):.1f}% of {candidates} random sequences (H={horizon}) '
           f'score > 0; best {returns.max():.0f}')

@@ -56,8 +56,7 @@ def test_true_sim_cem_beats_random_on_short_cartpole():
   settings = true_sim.Settings(horizon=10, iterations=3, candidates=150, top_k=15)
   planned = true_sim.run_episode(sim, settings, seed=0)
   rng = np.random.RandomState(0)
-  sim.env.task.random.seed(0)
-  sim.reset()
+  sim.reset(0)
   random_return, done = 0.0, False
   while not done:
     reward, done = sim.step(rng.uniform(-1, 1, 1))
