@@ -51,16 +51,26 @@ class Agent:
     return action.numpy()
 
 
+@gin.configurable(denylist=['action_size', 'rng'])
 class RandomAgent:
-  """Uniform random actions (seed episodes of Algorithm 1, line 1; random collection of Fig. 5)."""
+  """Random actions (seed episodes of Algorithm 1, line 1; random collection of Fig. 5).
 
-  def __init__(self, action_size, rng):
+  `distribution='uniform'`: Uniform(-1, 1), the paper's "random actions"; `'clipped_normal'`: clip(Normal(0, 1),
+  -1, 1), the authors' code (gin/ablations/code_random_actions.gin).
+  """
+
+  def __init__(self, action_size, rng, distribution='uniform'):
+    if distribution not in ('uniform', 'clipped_normal'):
+      raise ValueError(f"RandomAgent.distribution must be 'uniform' or 'clipped_normal', got {distribution!r}")
     self._size = action_size
     self._rng = rng
+    self._distribution = distribution
 
   def reset(self):
     pass
 
   def act(self, observation, seed, explore):
     del observation, seed, explore
+    if self._distribution == 'clipped_normal':
+      return np.clip(self._rng.normal(0, 1, self._size), -1, 1).astype(np.float32)
     return self._rng.uniform(-1, 1, self._size).astype(np.float32)

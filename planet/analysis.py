@@ -135,13 +135,13 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
   return target
 
 
-def true_sim_records(root, task, std_estimator='paper', warm_start=False):
-  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) of one CEM variant (default: the paper's)."""
+def true_sim_records(root, task, std_estimator='std', warm_start=False):
+  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) of one CEM variant (default: the authors' refit, as the learned planner)."""
   path = os.path.join(root, 'true_sim', f'{task}.jsonl')
   return true_sim_variant(read_jsonl(path) if os.path.exists(path) else [], std_estimator, warm_start)
 
 
-def true_sim_variant(records, std_estimator='paper', warm_start=False):
+def true_sim_variant(records, std_estimator='std', warm_start=False):
   """The records of one CEM variant; older records lack the keys and mean the paper's variant."""
   return [r for r in records
           if r.get('std_estimator', 'paper') == std_estimator and r.get('warm_start', False) == warm_start]

@@ -28,7 +28,7 @@ def refit(candidates, returns, top_k, std_estimator):
 
 @gin.configurable(denylist=['belief', 'dynamics', 'reward_fn', 'action_size', 'seed'])
 def cem_plan(belief, dynamics, reward_fn, action_size, seed, horizon=12, iterations=10, candidates=1000,
-             top_k=100, std_estimator='paper', action_low=-1.0, action_high=1.0):
+             top_k=100, std_estimator='std', action_low=-1.0, action_high=1.0):
   """Returns the first mean action [A] of the refined action belief for a batch-1 `belief` state."""
   top_k = min(top_k, candidates)
   seeds = tf.random.experimental.stateless_split(seed, iterations)

@@ -1,5 +1,5 @@
 """Algorithm 1: S random seed episodes, then repeat {C model updates; collect one episode with the planner}
-(one episode of each task per round for the one-agent-all-tasks setting of Figs. 6-7).
+(one episode of each task per round for the one-agent-all-tasks setting of Figs. 6-7, after C updates per task).
 
 A run directory holds everything needed to resume:
   train_episodes/, test_episodes/   one .npz per episode (the data; counters of episodes and env steps)
@@ -73,8 +73,10 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
   """Trains PlaNet on `task` in `logdir`, resuming from whatever the directory holds. Returns the metrics.
 
   `task='multitask'` trains one agent on `multitask_tasks` (Figs. 6-7): action spaces padded to the largest,
-  one episode of each task collected every C updates, the task never told to the agent. Episode counts
-  (`total_episodes`, `seed_episodes`, `test_every`) are per task.
+  one episode of each task per round, the task never told to the agent. C = `collect_interval` stays the number
+  of updates per collected episode, so a round of N tasks does C x N updates (the authors' code: one episode per
+  task every 30,000 samples = 600 updates of batch 50 for six tasks). Episode counts (`total_episodes`,
+  `seed_episodes`, `test_every`) are per task.
   """
   os.makedirs(logdir, exist_ok=True)
   _write_atomically(os.path.join(logdir, 'config.gin'), gin.config_str())  # Reloaded by planet.evaluation.
@@ -114,12 +116,12 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
       behind = [i for i, count in enumerate(counts) if count == min(counts)]
       updates, timings = {}, {}
       if len(behind) == len(tasks) and min(counts) >= seed_episodes:
-        # Lines 4-7: C updates on chunks drawn uniformly from the dataset.
+        # Lines 4-7: C updates per episode about to be collected, on chunks drawn uniformly from the dataset.
         if prefetch is None:
           prefetch = replay_lib.Prefetcher(train_replay, batch_size, chunk_length,
                                            seed=int(_seed(seed, 'replay', int(learner.optimizer.step))[1]))
         tic = time.time()
-        updates = _update(learner, prefetch, collect_interval, seed)
+        updates = _update(learner, prefetch, collect_interval * len(tasks), seed)
         timings['update_time'] = time.time() - tic
       for index in behind:
         env, name = env_list[index], tasks[index]

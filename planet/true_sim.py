@@ -181,7 +181,7 @@ Settings = collections.namedtuple('Settings', 'horizon iterations candidates top
 PAPER = Settings(*analysis.TRUE_SIM_PAPER)
 
 
-def cem_plan(sim, state, settings, rng, std_estimator='paper', init_mean=None):
+def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None):
   """Algorithm 2 with the true simulator scoring the candidates; the refit is `planner.refit`.
 
   Returns the final mean action sequence [H, A]. `init_mean` replaces the Normal(0, I) start's mean (warm start).
@@ -200,7 +200,7 @@ def cem_plan(sim, state, settings, rng, std_estimator='paper', init_mean=None):
   return mean
 
 
-def run_episode(sim, settings, seed, progress=None, std_estimator='paper', warm_start=False):
+def run_episode(sim, settings, seed, progress=None, std_estimator='std', warm_start=False):
   """One episode planned with the true simulator; returns the episode return.
 
   Algorithm 2 restarts CEM from Normal(0, I) at every step. `warm_start=True` (not in the paper; a probe of the

@@ -12,9 +12,10 @@ from planet.models import rssm
 @gin.configurable(denylist=['action_size'])
 class WorldModel(tf.Module):
 
-  def __init__(self, action_size, dynamics=rssm.RSSM, free_nats=3.0, kl_scale=1.0, reward_scale=1.0,
+  def __init__(self, action_size, dynamics=rssm.RSSM, free_nats=3.0, kl_scale=1.0, reward_scale=10.0,
                image_bits=5, overshooting=1, overshooting_scale=1.0, global_prior_scale=0.0, name=None):
-    """`overshooting` is D of Eq. 7 (1: the standard bound); beta_1 = kl_scale, beta_d = overshooting_scale."""
+    """`overshooting` is D of Eq. 7 (1: the standard bound); the d = 1 KL weighs kl_scale, the mean of the d >= 2
+    KLs weighs overshooting_scale (the authors' code)."""
     super().__init__(name=name)
     self.action_size = action_size
     self.encoder = networks.Encoder()
@@ -51,11 +52,13 @@ class WorldModel(tf.Module):
       terms.update(kl_loss=kl_loss, kl=kl)
       divergence = scales['kl_scale'] * kl_loss
       if scales['overshooting'] > 1:
-        # Eq. 7: (1 / D) sum_d beta_d KL_d, the d = 1 term being the standard one.
-        extra = objectives.overshooting_kls(self.dynamics, post, batch['action'], scales['overshooting'],
-                                            scales['free_nats'], tf.random.experimental.stateless_split(seed, 3)[2])
-        terms['overshooting_loss'] = tf.reduce_mean(extra)
-        divergence = (divergence + scales['overshooting_scale'] * tf.reduce_sum(extra)) / scales['overshooting']
+        # Eq. 7 with the authors' weights (paper silent on beta_d): the one-step KL at kl_scale plus beta times the
+        # mean over all d = 2..D terms, i.e. beta_1 = D; not the printed 1/D average, which shrinks the d = 1 KL.
+        means, counts = objectives.overshooting_kls(
+            self.dynamics, post, batch['action'], scales['overshooting'], scales['free_nats'],
+            tf.random.experimental.stateless_split(seed, 3)[2])
+        terms['overshooting_loss'] = objectives.overshooting_loss(means, counts)
+        divergence += scales['overshooting_scale'] * terms['overshooting_loss']
       total += divergence
       if scales['global_prior_scale']:
         terms['global_prior_loss'] = objectives.global_prior_kl(self.dynamics.distribution(post))

@@ -103,14 +103,19 @@ def table1(runs, reference, episode, out_dir, results, variant='planet'):
       ours.append(f'{mean:.0f}')
       notes.append(f'{task}: {seeds} seed(s), {trajectories} trajectories at episodes {sorted(set(used))}')
   rows.append(ours)
-  sim_row = ['CEM + true simulator (this code)', 'simulator state', '0']
-  for task in analysis.TASKS:
-    scores = [r['return'] for r in analysis.true_sim_records(results, task) if r['settings'] ==
-              list(analysis.TRUE_SIM_PAPER)]
-    sim_row.append(f'{sum(scores) / len(scores):.0f}' if scores else '')
-    if scores:
-      notes.append(f'{task}: true-simulator CEM over {len(scores)} episode(s)')
-  rows.append(sim_row)
+  # Two true-simulator rows: the authors' CEM refit (the default, what produced the paper's row) and Algorithm 2's
+  # printed refit.
+  for estimator, label in (('std', 'CEM + true simulator (this code)'),
+                           ('paper', 'CEM + true simulator (this code, printed refit)')):
+    sim_row = [label, 'simulator state', '0']
+    for task in analysis.TASKS:
+      scores = [r['return'] for r in analysis.true_sim_records(results, task, estimator) if r['settings'] ==
+                list(analysis.TRUE_SIM_PAPER)]
+      sim_row.append(f'{sum(scores) / len(scores):.0f}' if scores else '')
+      if scores:
+        notes.append(f'{task}: true-simulator CEM ({label[len("CEM + true simulator "):]}) over '
+                     f'{len(scores)} episode(s)')
+    rows.append(sim_row)
   for method, scores in reference.items():
     rows.append([method, *_reference_meta(method)] + [f'{scores[t]:.0f}' for t in analysis.TASKS])
   with open(os.path.join(out_dir, 'table1.csv'), 'w', newline='') as f:
@@ -130,19 +135,25 @@ def table1(runs, reference, episode, out_dir, results, variant='planet'):
 
 def fig12(results, out_dir, task='cheetah'):
   """Fig. 12: CEM with the true simulator, one knob varied at a time. Returns the path, or None (no records)."""
-  records = analysis.true_sim_records(results, task)
-  if not records:
+  variants = [(estimator, analysis.true_sim_records(results, task, estimator)) for estimator in ('std', 'paper')]
+  variants = [(estimator, records) for estimator, records in variants if records]
+  if not variants:
     return None
   fig, axes = plt.subplots(1, len(analysis.TRUE_SIM_KNOBS), figsize=(12, 2.9))
   for ax, knob in zip(axes, analysis.TRUE_SIM_KNOBS):
-    points = analysis.true_sim_sweep(records, knob)
-    if points:
-      values, means, stds, _ = zip(*points)
-      ax.errorbar(values, means, yerr=stds, marker='o', capsize=3)
-    missing = [v for v in analysis.TRUE_SIM_SWEEP[knob] if v not in [p[0] for p in points]]
+    present = set()
+    for estimator, records in variants:
+      points = analysis.true_sim_sweep(records, knob)
+      if points:
+        values, means, stds, _ = zip(*points)
+        ax.errorbar(values, means, yerr=stds, marker='o', capsize=3, linestyle='-' if estimator == 'std' else '--',
+                    label="authors' refit" if estimator == 'std' else 'printed refit')
+        present.update(values)
+    missing = [v for v in analysis.TRUE_SIM_SWEEP[knob] if v not in present]
     ax.set_xlabel(knob.replace('_', ' ') + (f'\n(missing: {missing})' if missing else ''), fontsize=8)
     ax.set_ylim(0, 1000)
     ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=6)
   axes[0].set_ylabel('return')
   fig.suptitle(f'CEM with the true simulator, {analysis.TASK_TITLES.get(task, task)} (Fig. 12): one knob varied, '
                'the others at H=12, I=10, J=1000, K=100', fontsize=9)

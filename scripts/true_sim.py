@@ -44,7 +44,7 @@ def read_records(path):
     return [json.loads(line) for line in f if line.strip()]
 
 
-def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='paper', warm_start=False):
+def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='std', warm_start=False):
   """Runs the missing (setting, episode) pairs of one CEM variant; returns that variant's records of the task."""
   os.makedirs(out_dir, exist_ok=True)
   path = os.path.join(out_dir, f'{task}.jsonl')
@@ -123,8 +123,8 @@ def main(argv=None):
   parser.add_argument('--candidates', type=int, default=true_sim.PAPER.candidates)
   parser.add_argument('--top_k', type=int, default=true_sim.PAPER.top_k)
   parser.add_argument('--episodes', type=int, default=1)
-  parser.add_argument('--std_estimator', default='paper', choices=['paper', 'std'],
-                      help="CEM refit spread: Algorithm 2 as printed ('paper') or the authors' code ('std')")
+  parser.add_argument('--std_estimator', default='std', choices=['paper', 'std'],
+                      help="CEM refit spread: the authors' code ('std', default) or Algorithm 2 as printed ('paper')")
   parser.add_argument('--warm_start', action='store_true',
                       help='start each step from the previous plan shifted by one (not in the paper; a probe)')
   parser.add_argument('--sweep', action='store_true', help="Fig. 12's grid instead of one setting")

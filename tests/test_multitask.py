@@ -45,8 +45,8 @@ def test_multitask_round_robin_and_per_task_metrics(tmp_path):
   records = training.train(str(tmp_path), progress=False)
   assert [(r['task'], r['episodes']) for r in records] == [
       ('fake', 1), ('fake2', 1), ('fake', 2), ('fake2', 2), ('fake', 3), ('fake2', 3)]
-  # C updates once per round, before the round's first episode; none during the seed round.
-  assert [r['grad_steps'] for r in records] == [0, 0, 2, 2, 4, 4]
+  # C = 2 updates per collected episode: C x 2 tasks before each round's first episode; none in the seed round.
+  assert [r['grad_steps'] for r in records] == [0, 0, 4, 4, 8, 8]
   assert 'loss' in records[2] and 'loss' not in records[3]
   assert all('test_return' in r for r in records if r['episodes'] in (2, 3))
   episodes = [replay_lib.load_episode(p) for p in replay_lib.list_episodes(tmp_path / 'train_episodes')]

@@ -108,14 +108,17 @@ def test_sweep_resumes(tmp_path):
   paper = [dict(r, settings=[12, 10, 1000, 100], **{'return': 500.0 + 100 * e}) for e, r in enumerate(records[:2])]
   sweep = [dict(records[0], settings=[8, 10, 1000, 100], **{'return': 700.0})]
   probe = [dict(records[0], settings=[12, 10, 1000, 100], warm_start=True, **{'return': 999.0})]  # Not the paper's.
+  printed = [dict(records[0], settings=[12, 10, 1000, 100], std_estimator='paper', **{'return': 300.0})]
   with open(out / 'cartpole.jsonl', 'a') as f:
-    f.writelines(json.dumps(r) + '\n' for r in paper + sweep + probe)
+    f.writelines(json.dumps(r) + '\n' for r in paper + sweep + probe + printed)
   from planet import analysis  # pylint: disable=import-outside-toplevel
   assert analysis.true_sim_sweep(analysis.true_sim_records(str(tmp_path), 'cartpole'), 'horizon') == [
       (8, 700.0, 0.0, 1), (12, 550.0, 50.0, 2)]
   assert plot.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
   rows = plot.table1([], {}, None, str(tmp_path / 'figures'), str(tmp_path))
+  assert all(r['std_estimator'] == 'std' for r in records)  # The authors' refit is the default.
   assert rows[1][0] == 'CEM + true simulator (this code)' and rows[1][3] == '550'
+  assert rows[2][0] == 'CEM + true simulator (this code, printed refit)' and rows[2][3] == '300'
 
 
 def test_start_hit_rates_prints_a_share_per_seed(capsys):

@@ -34,8 +34,27 @@ def _model(overlays=(), extra=()):
   return world_model.WorldModel(1)
 
 
-def test_gru_model_is_deterministic_without_kl():
+def test_rnn_variant_is_the_mean_only_rssm_without_kl():
   model = _model(['gin/ablations/gru.gin'])
+  assert type(model.dynamics).__name__ == 'RSSM' and model.dynamics.mean_only
+  batch, seed = _batch(), tf.constant([0, 1])
+  total, terms = model.loss(batch, seed)
+  # Divergence scale 0: the bound is the two likelihood terms only (reward weighed by 10).
+  np.testing.assert_allclose(float(total), float(terms['image_loss'] + 10 * terms['reward_loss']), rtol=1e-6)
+  # The state is the predicted mean everywhere: filtering, imagination and the planner's belief replicas.
+  dynamics = model.dynamics
+  post, prior = dynamics.observe(tf.random.normal([2, 4, model.encoder.embed_size]), tf.zeros([2, 4, 1]),
+                                 dynamics.initial(2), tf.constant([0, 1]))
+  for state in (post, prior):
+    np.testing.assert_array_equal(state['stoch'].numpy(), state['mean'].numpy())
+  actions = tf.random.normal([3, 5, 1])
+  a = dynamics.imagine(actions, dynamics.replicate(dynamics.initial(1), 3, tf.constant([0, 1])), tf.constant([0, 1]))
+  b = dynamics.imagine(actions, dynamics.replicate(dynamics.initial(1), 3, tf.constant([5, 6])), tf.constant([7, 8]))
+  np.testing.assert_array_equal(a['stoch'].numpy(), b['stoch'].numpy())  # No randomness at all.
+
+
+def test_plain_gru_model_is_deterministic_without_kl():
+  model = _model(['gin/ablations/gru_plain.gin'])
   assert isinstance(model.dynamics, gru.GRUModel)
   _, terms = model.loss(_batch(), tf.constant([0, 1]))
   assert 'kl' not in terms and 'kl_loss' not in terms
@@ -95,9 +114,10 @@ def test_overshooting_adds_multi_step_terms_with_stopped_posterior_gradients():
   post, _ = dynamics.observe(embed, action, dynamics.initial(2), tf.constant([0, 1]))
   with tf.GradientTape(persistent=True) as tape:
     tape.watch([post['mean'], post['std']])
-    extra = objectives.overshooting_kls(dynamics, post, action, 3, 0.0, tf.constant([0, 2]))
+    extra, counts = objectives.overshooting_kls(dynamics, post, action, 3, 0.0, tf.constant([0, 2]))
     total = tf.reduce_sum(extra)
   assert extra.shape == (2,) and bool(tf.reduce_all(extra > 0))
+  np.testing.assert_array_equal(counts.numpy(), [2 * 4, 2 * 3])  # Pairs with t + d < T = 6, for d = 2, 3.
   # The posterior mean/std only enter as KL targets: their gradient is stopped. Priors do get gradients.
   assert tape.gradient(total, post['mean']) is None and tape.gradient(total, post['std']) is None
   grads = tape.gradient(total, dynamics.prior_out.trainable_variables)
@@ -115,8 +135,35 @@ def test_overshooting_adds_multi_step_terms_with_stopped_posterior_gradients():
   target = dynamics.distribution(take(post, [(b, t + 2) for b, t in np.array(starts)[valid]]))
   prior = dynamics.distribution(tf.nest.map_structure(lambda x: tf.gather(x, valid), two))
   hand = float(tf.reduce_mean(objectives.tfd.kl_divergence(target, prior)))
-  flat = objectives.overshooting_kls(dynamics, post, action, 2, 0.0, tf.constant([0, 2]))
+  flat, _ = objectives.overshooting_kls(dynamics, post, action, 2, 0.0, tf.constant([0, 2]))
   np.testing.assert_allclose(float(flat[0]), hand, rtol=1e-5)
+
+
+def test_overshooting_weighs_the_one_step_kl_at_one_plus_beta_times_the_mean_of_the_rest():
+  batch, seed = _batch(length=6), tf.constant([0, 1])
+  model = _model(extra=['WorldModel.overshooting = 4', 'WorldModel.overshooting_scale = 0.5'])
+  total, terms = model.loss(batch, seed)
+  # The same posterior as inside the loss: the model's own seeds, split the way loss() splits them.
+  noise_seed, model_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  embed = model.encoder(model.preprocess(batch['image'], noise_seed))
+  post, _ = model.dynamics.observe(embed, batch['action'], model.dynamics.initial(2), model_seed)
+  means, counts = objectives.overshooting_kls(model.dynamics, post, batch['action'], 4, 3.0,
+                                              tf.random.experimental.stateless_split(seed, 3)[2])
+  # By hand: pairs per distance d = 2, 3, 4 with T = 6, B = 2 are 8, 6, 4; the mean over all 18 pairs.
+  np.testing.assert_array_equal(counts.numpy(), [8, 6, 4])
+  pooled = (8 * means[0] + 6 * means[1] + 4 * means[2]) / 18
+  np.testing.assert_allclose(float(terms['overshooting_loss']), float(pooled), rtol=1e-6)
+  hand = terms['image_loss'] + 10 * terms['reward_loss'] + 1.0 * terms['kl_loss'] + 0.5 * pooled
+  np.testing.assert_allclose(float(total), float(hand), rtol=1e-6)
+
+
+def test_overshooting_overlay_trains_on_chunks_shorter_than_the_distance():
+  cli.parse([os.path.join(ROOT, 'gin/ablations/overshooting.gin')], tiny_gin(TINY_VARIANTS))
+  assert gin.query_parameter('WorldModel.overshooting') == 12
+  model = world_model.WorldModel(1)
+  learner = world_model.Learner(model, 2, 8)
+  terms = learner.train_step(_batch(length=8), tf.constant([0, 1]))  # Chunk length 8 < D = 12.
+  assert np.isfinite(float(terms['loss'])) and float(terms['overshooting_loss']) > 0
 
 
 def test_global_prior_term_is_added():
@@ -128,7 +175,7 @@ def test_global_prior_term_is_added():
     b.assign(a)
   total_prior, prior_terms = prior.loss(batch, seed)
   assert 'global_prior_loss' not in terms and float(prior_terms['global_prior_loss']) > 0
-  np.testing.assert_allclose(total_prior.numpy(), total.numpy() + prior_terms['global_prior_loss'].numpy(),
+  np.testing.assert_allclose(total_prior.numpy(), total.numpy() + 0.1 * prior_terms['global_prior_loss'].numpy(),
                              rtol=1e-5)
 
 

@@ -77,12 +77,17 @@ class StateSpaceModel(tf.Module):
 
 
 class GaussianStateModel(StateSpaceModel):
-  """Models whose state holds a diagonal Gaussian ('mean', 'std') and a sample of it ('stoch')."""
+  """Models whose state holds a diagonal Gaussian ('mean', 'std') and a sample of it ('stoch').
+
+  With `mean_only` the 'stoch' part is the mean itself (no sampling anywhere, belief replicas included).
+  """
+
+  mean_only = False
 
   def distribution(self, state):
     return tfd.MultivariateNormalDiag(state['mean'], state['std'])
 
   def replicate(self, state, count, seed):
     tiled = {key: tf.repeat(value, count, axis=0) for key, value in state.items()}
-    tiled['stoch'] = self.distribution(tiled).sample(seed=seed)
+    tiled['stoch'] = tiled['mean'] if self.mean_only else self.distribution(tiled).sample(seed=seed)
     return tiled

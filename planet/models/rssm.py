@@ -3,6 +3,8 @@
 Prior:     h_t = GRU(h_{t-1}, relu(Dense([s_{t-1}, a_{t-1}])));  s_t ~ N(mean, std)(relu(Dense(h_t)))
 Posterior: s_t ~ N(mean, std)(relu(Dense([h_t, embed(o_t)])))
 with std = softplus(x) + min_std. Features are [s_t, h_t].
+With `mean_only` the state is the predicted mean, never a sample: the authors' code's "RNN" of Fig. 4
+(gin/ablations/gru.gin, trained with the divergence scale 0).
 """
 import gin
 import tensorflow as tf
@@ -48,8 +50,9 @@ class GaussianLayer(tf.Module):
 class RSSM(base.GaussianStateModel):
 
   def __init__(self, action_size, embed_size, stochastic_size=30, deterministic_size=200, hidden_size=200,
-               min_std=0.1, activation='relu', name=None):
+               min_std=0.1, activation='relu', mean_only=False, name=None):
     super().__init__(name=name)
+    self.mean_only = mean_only
     act = activation
     self._sizes = (stochastic_size, deterministic_size)
     self.prior_in = networks.Dense(stochastic_size + action_size, hidden_size, act)
@@ -66,7 +69,7 @@ class RSSM(base.GaussianStateModel):
     return {'mean': zeros(stoch), 'std': zeros(stoch), 'stoch': zeros(stoch), 'deter': zeros(deter)}
 
   def _state(self, mean, std, deter, seed):
-    stoch = tfd.MultivariateNormalDiag(mean, std).sample(seed=seed)
+    stoch = mean if self.mean_only else tfd.MultivariateNormalDiag(mean, std).sample(seed=seed)
     return {'mean': mean, 'std': std, 'stoch': stoch, 'deter': deter}
 
   def img_step(self, prev_state, prev_action, seed):
