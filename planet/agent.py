@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from planet import networks
 from planet import planner
 
 
@@ -21,7 +22,7 @@ class Agent:
     action_size = model.action_size
     state_spec = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), model.dynamics.initial(1))
     self._step = tf.function(self._step_impl, jit_compile=jit_compile, input_signature=[
-        state_spec, tf.TensorSpec([action_size], tf.float32), tf.TensorSpec([64, 64, 3], tf.uint8),
+        state_spec, tf.TensorSpec([action_size], tf.float32), tf.TensorSpec(networks.IMAGE_SHAPE, tf.uint8),
         tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32)])
     self.reset()
 

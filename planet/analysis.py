@@ -6,29 +6,20 @@ over 5 seeds and 10 trajectories").
 """
 import collections
 import csv
-import json
 import os
 import re
 import shutil
 
-TASKS = ('cartpole', 'reacher', 'cheetah', 'finger', 'cup', 'walker')
-TASK_TITLES = {'cartpole': 'Cartpole Swing Up', 'reacher': 'Reacher Easy', 'cheetah': 'Cheetah Run',
-               'finger': 'Finger Spin', 'cup': 'Cup Catch', 'walker': 'Walker Walk'}
+import numpy as np
+
+from planet import rundir
+from planet import sweep
+from planet import tasks as tasks_lib
+
 SMALL_FILES = ('metrics.jsonl', 'operative_config.gin', 'config.gin', 'command.txt', 'eval.json')
 
-Run = collections.namedtuple('Run', 'task variant seed path records')
-
-# CEM with the true simulator (Table 1, Fig. 12): the paper's setting (horizon, iterations, candidates, top_k) and
-# the knobs of Fig. 12, varied one at a time around it (our grid; the paper's figure shows the same four knobs).
-TRUE_SIM_PAPER = (12, 10, 1000, 100)
-TRUE_SIM_SWEEP = {'horizon': [2, 4, 6, 8, 10, 12, 16], 'iterations': [1, 2, 5, 10, 15],
-                  'candidates': [100, 300, 1000, 2000], 'top_k': [10, 30, 100, 300]}
-TRUE_SIM_KNOBS = tuple(TRUE_SIM_SWEEP)
-
-
-def read_jsonl(path):
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+# One finished run's records as read from results/ (planet.evaluation.LoadedRun is a run reloaded with its model).
+RunRecords = collections.namedtuple('RunRecords', 'task variant seed path records')
 
 
 def find_runs(root):
@@ -45,11 +36,11 @@ def find_runs(root):
         match = re.match(r'^seed(\d+)$', seed_dir)
         path = os.path.join(task_dir, variant, seed_dir)
         if match and os.path.exists(os.path.join(path, 'metrics.jsonl')):
-          records = read_jsonl(os.path.join(path, 'metrics.jsonl'))
+          records = rundir.read_jsonl(os.path.join(path, 'metrics.jsonl'))
           if task == 'multitask':
             runs.extend(_split_multitask(variant, int(match.group(1)), path, records))
           else:
-            runs.append(Run(task, variant, int(match.group(1)), path, records))
+            runs.append(RunRecords(task, variant, int(match.group(1)), path, records))
   return runs
 
 
@@ -57,7 +48,7 @@ def _split_multitask(variant, seed, path, records):
   """A one-agent-all-tasks run becomes one run per task, named `multitask` (or `multitask-<variant>`)."""
   name = 'multitask' if variant == 'planet' else f'multitask-{variant}'
   tasks = sorted({record['task'] for record in records if 'task' in record})
-  return [Run(task, name, seed, path, [r for r in records if r.get('task') == task]) for task in tasks]
+  return [RunRecords(task, name, seed, path, [r for r in records if r.get('task') == task]) for task in tasks]
 
 
 def test_points(records):
@@ -76,7 +67,6 @@ def pooled_curve(runs, low=5, high=95):
 
   Returns (episodes, median, low, high, counts) as lists; an episode count enters when any seed has it.
   """
-  import numpy as np  # pylint: disable=import-outside-toplevel
   pooled = collections.defaultdict(list)
   for run in runs:
     for episodes, returns in test_points(run.records).items():
@@ -109,7 +99,8 @@ def final_score(runs, episode=None):
 def read_reference(path):
   """{method: {task: score}} from results/reference/table1.csv."""
   with open(path) as f:
-    return {row['method']: {task: float(row[task]) for task in TASKS} for row in csv.DictReader(f)}
+    return {row['method']: {task: float(row[task]) for task in tasks_lib.names() if row.get(task)}
+            for row in csv.DictReader(f)}
 
 
 def collect_run(logdir, results_root, task=None, variant=None, seed=None):
@@ -136,25 +127,17 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
 
 
 def true_sim_records(root, task, std_estimator='std', warm_start=False):
-  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) of one CEM variant (default: the authors' refit, as the learned planner)."""
+  """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) of one CEM variant (default: the
+  authors' refit, as the learned planner)."""
   path = os.path.join(root, 'true_sim', f'{task}.jsonl')
-  return true_sim_variant(read_jsonl(path) if os.path.exists(path) else [], std_estimator, warm_start)
-
-
-def true_sim_variant(records, std_estimator='std', warm_start=False):
-  """The records of one CEM variant; older records lack the keys and mean the paper's variant."""
-  return [r for r in records
-          if r.get('std_estimator', 'paper') == std_estimator and r.get('warm_start', False) == warm_start]
+  return sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
 
 
 def true_sim_sweep(records, knob):
   """Fig. 12 panel: [(value, mean return, std, episodes)] with `knob` varied and the rest at the paper setting."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  index = TRUE_SIM_KNOBS.index(knob)
   points = []
-  for value in TRUE_SIM_SWEEP[knob]:
-    setting = list(TRUE_SIM_PAPER)
-    setting[index] = value
+  for value in sweep.CEM_SWEEP[knob]:
+    setting = list(sweep.CEM_PAPER._replace(**{knob: value}))
     scores = [r['return'] for r in records if r['settings'] == setting]
     if scores:
       points.append((value, float(np.mean(scores)), float(np.std(scores)), len(scores)))

@@ -1,20 +1,18 @@
-"""gin set-up shared by the scripts: parse files and bindings with clear errors, choose the run directory."""
+"""gin set-up shared by the scripts: parse files and bindings with clear errors, choose the run directory.
+
+gin files import the modules whose configurables they bind (`import planet.training` in gin/base.gin, `import
+planet.models.ssm` in gin/ablations/ssm.gin), so a new model needs no list here.
+"""
 import functools
 import os
-import platform
 
 import gin
+
+from planet import tasks as tasks_lib
 
 
 class ConfigError(ValueError):
   pass
-
-
-def register_configurables():
-  """Imports every module with gin configurables so that bindings to them resolve."""
-  # pylint: disable=import-outside-toplevel,unused-import
-  from planet import agent, envs, evaluation, networks, optimizer, planner, training, world_model
-  from planet.models import drnn, gru, rssm, ssm
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +35,6 @@ def _add_search_path():
 
 
 def parse(gin_files, gin_params):
-  register_configurables()
   gin_files = [resolve(path) for path in gin_files]
   gin.clear_config()
   _add_search_path()
@@ -47,6 +44,8 @@ def parse(gin_files, gin_params):
     first = str(e).strip().splitlines()[0]
     raise ConfigError(f'bad gin configuration: {first} (check the spelling against the gin files in gin/)') \
         from e
+  except ImportError as e:
+    raise ConfigError(f'bad gin configuration: a gin file imports a module that does not exist ({e})') from e
 
 
 def default_logdir(gin_files):
@@ -78,24 +77,9 @@ def configure(gin_files, gin_params, logdir=None):
     task = gin.query_parameter('train.task')
   except ValueError as e:
     raise ConfigError('no task: bind train.task in a gin file (e.g. gin/cartpole.gin)') from e
-  from planet import envs  # pylint: disable=import-outside-toplevel
-  try:
-    envs.task_spec(task)
-  except ValueError as e:
-    raise ConfigError(str(e)) from e
+  if task != 'multitask':
+    try:
+      tasks_lib.get(task)
+    except ValueError as e:
+      raise ConfigError(str(e)) from e
   return logdir or default_logdir(gin_files)
-
-
-def describe_device():
-  """The first GPU's name, or the CPU's model and core count: the machine a measurement names."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  gpus = tf.config.list_physical_devices('GPU')
-  if gpus:
-    return tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')
-  name = platform.processor() or platform.machine()
-  try:
-    with open('/proc/cpuinfo') as f:
-      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), name)
-  except OSError:
-    pass
-  return f'CPU {name} x{os.cpu_count()} cores'

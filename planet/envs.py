@@ -1,10 +1,15 @@
-"""Environments behind one small API: reset() -> obs, step(action) -> (obs, reward, done, info).
+"""Environments behind one small API: reset(seed) -> obs, step(action) -> (obs, reward, done, info).
 
-Observations are dicts with 'image' (uint8 64x64x3 from camera 0) and, for the dm_control tasks, the physics
-state 'qpos'/'qvel' (kept for the state diagnostics of Fig. 11; the agent only sees the image). Real tasks run in
-a worker process (`planet.env_worker`) that never imports TensorFlow.
+Observations are dicts with 'image' (uint8 64x64x3 from the task's camera) and, for the dm_control tasks, the
+physics state 'qpos'/'qvel' (kept for the state diagnostics of Fig. 11; the agent only sees the image).
+
+Two layers. A *task* takes one control step at a time: `reset(seed)`, `act(action) -> (reward, last)`,
+`observe() -> obs` (`SuiteTask` for dm_control, `FakeTask` for tests). Wrappers, each written once, make it an
+agent's env: `TimeLimit` ends an episode after a number of control steps, `ActionRepeat` repeats an action R
+times and observes once (so only every R-th frame is rendered), `PaddedActions` pads the action space (Figs. 6-7).
+Real tasks run in a worker process (`planet.env_worker`, driven by `DMControlEnv`) that never imports TensorFlow.
 """
-import collections
+import dataclasses
 import logging
 import os
 import pickle
@@ -16,43 +21,26 @@ import sys
 import gin
 import numpy as np
 
-# Short name -> (dm_control domain, task, action repeat R of App. A).
-Task = collections.namedtuple('Task', 'domain task action_repeat')
-TASKS = {
-    'cartpole': Task('cartpole', 'swingup', 8),
-    'reacher': Task('reacher', 'easy', 4),
-    'cheetah': Task('cheetah', 'run', 4),
-    'finger': Task('finger', 'spin', 2),
-    'cup': Task('ball_in_cup', 'catch', 4),
-    'walker': Task('walker', 'walk', 2),
-}
+from planet import tasks as tasks_lib
+
+IMAGE_SIZE = tasks_lib.IMAGE_SIZE
 
 
 class EnvWorkerError(RuntimeError):
   """The environment worker died, hung or reported an error."""
 
 
-# Cheap in-process stand-ins for tests: name -> action size.
-FAKE_TASKS = {'fake': 1, 'fake2': 2}
-
-
-def task_spec(name):
-  if name not in TASKS and name not in FAKE_TASKS and name != 'multitask':
-    raise ValueError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))}, 'multitask' "
-                     "(all six, Figs. 6-7), or 'fake' for tests")
-  return TASKS.get(name)
-
-
 class DMControlEnv:
   """A dm_control task in its own process. Restarts the worker at the next reset() if it died."""
 
-  def __init__(self, name, seed=0, action_repeat=None, size=64, camera=0, max_env_steps=1000,
-               timeout=300.0):
-    spec = task_spec(name)
+  def __init__(self, name, seed=0, action_repeat=None, size=IMAGE_SIZE, max_env_steps=1000, timeout=300.0):
+    task = tasks_lib.get(name)
     self.name = name
-    self.action_repeat = action_repeat or spec.action_repeat
-    self._init = dict(domain=spec.domain, task=spec.task, action_repeat=self.action_repeat, size=size,
-                      camera=camera, max_env_steps=max_env_steps, seed=seed)
+    self.action_repeat = action_repeat or task.action_repeat
+    # The worker gets the task itself (not its name), so tasks registered at run time work too; the reward
+    # function stays here (it may not pickle, and only the true simulator uses it).
+    self._init = dict(task=dataclasses.replace(task, true_reward=None), action_repeat=self.action_repeat, size=size,
+                      max_env_steps=max_env_steps, seed=seed)
     self._timeout = timeout
     self._process = None
     self._start()
@@ -114,6 +102,10 @@ class DMControlEnv:
   def step(self, action):
     return self._call('step', action=np.asarray(action, np.float32))
 
+  def crash_worker(self):
+    """Makes the worker die the way a segfaulting renderer does (exit 139): for tests of the recovery path."""
+    self._call('crash')
+
   def close(self):
     if self._process and self._process.poll() is None:
       try:
@@ -130,30 +122,83 @@ class DMControlEnv:
       pass
 
 
-class FakeEnv:
-  """A cheap in-process env with the same API, for tests: a point on a line, drawn as a bright column.
+class SuiteTask:
+  """One dm_control suite task, one control step at a time; renders the task's camera only in observe().
 
-  The reward is highest at the centre, so a model and planner that learn anything move the point there.
+  `render=False` observes the physics state alone (CEM with the true simulator). dm_control is imported here,
+  not at module level: the training process imports this module too, and must never load a renderer.
   """
 
-  def __init__(self, seed=0, action_repeat=2, size=64, max_env_steps=100, action_size=1, start=None):
+  def __init__(self, task, seed=0, size=IMAGE_SIZE, render=True):
+    """`task`: a planet.tasks.Task or a registered task's name."""
+    task = tasks_lib.get(task) if isinstance(task, str) else task
+    import mujoco  # pylint: disable=import-outside-toplevel
+    if int(mujoco.__version__.split('.')[0]) != 3:
+      raise RuntimeError(f'mujoco {mujoco.__version__} is installed, but dm-control==1.0.50 needs mujoco 3.x '
+                         '(tested: mujoco==3.17.0): reinstall with `pip install -e .`.')
+    try:
+      from dm_control import suite  # pylint: disable=import-outside-toplevel
+    except Exception as e:  # pylint: disable=broad-except
+      raise RuntimeError(
+          f'importing dm_control failed ({type(e).__name__}: {e}). This project is tested with '
+          'dm-control==1.0.50 and mujoco==3.17.0 (mujoco 4.x breaks dm-control 1.0.50): '
+          "reinstall with `pip install -e .`.") from e
+    self.name = task.name
+    self.env = suite.load(task.domain, task.task, task_kwargs={'random': seed})
+    self._size, self._camera, self._render = size, task.camera, render
+    spec = self.env.action_spec()
+    self.action_size = int(spec.shape[0])
+    self.action_low = np.asarray(spec.minimum, np.float32)
+    self.action_high = np.asarray(spec.maximum, np.float32)
+    if render:
+      self.render()  # Fail here, with the backend named, rather than in the middle of an episode.
+
+  def render(self):
+    try:
+      return self.env.physics.render(self._size, self._size, camera_id=self._camera)
+    except Exception as e:  # pylint: disable=broad-except
+      backend = os.environ.get('MUJOCO_GL', '<unset>')
+      raise RuntimeError(
+          f'rendering with MUJOCO_GL={backend} failed ({type(e).__name__}: {e}). Install an EGL driver '
+          '(Debian: apt-get install libegl1 libgl1-mesa-dri) or set MUJOCO_GL to a backend that works on this '
+          'machine (egl, glfw, osmesa).') from e
+
+  def reset(self, seed=None):
+    if seed is not None:
+      self.env.task.random.seed(seed)
+    self.env.reset()
+
+  def act(self, action):
+    action = np.clip(np.asarray(action, np.float64), self.action_low, self.action_high)
+    time_step = self.env.step(action)
+    return time_step.reward or 0.0, time_step.last()
+
+  def observe(self):
+    physics = self.env.physics
+    obs = {'qpos': physics.data.qpos.astype(np.float32).copy(), 'qvel': physics.data.qvel.astype(np.float32).copy()}
+    if self._render:
+      obs['image'] = self.render()
+    return obs
+
+  def close(self):
+    pass
+
+
+class FakeTask:
+  """A point on a line, drawn as a bright column; reward 1 - |position| (highest at the centre).
+
+  A cheap in-process stand-in for tests: a model and planner that learn anything move the point to the centre.
+  """
+
+  def __init__(self, seed=0, size=IMAGE_SIZE, action_size=1, start=None):
     self.name = 'fake'
     self._start = start  # A fixed start position for every reset; None draws it uniformly from [-1, 1].
-    self.action_repeat = action_repeat
     self.action_size = action_size
     self.action_low = -np.ones(action_size, np.float32)
     self.action_high = np.ones(action_size, np.float32)
     self._size = size
-    self._max_env_steps = max_env_steps
     self._rng = np.random.RandomState(seed)
     self._pos = np.zeros(action_size)
-    self._env_steps = 0
-
-  def _obs(self):
-    image = np.zeros((self._size, self._size, 3), np.uint8)
-    column = int(np.clip((self._pos[0] + 1) / 2 * (self._size - 1), 0, self._size - 1))
-    image[:, max(0, column - 2):column + 3] = 255
-    return {'image': image, 'qpos': self._pos.astype(np.float32), 'qvel': np.zeros_like(self._pos, np.float32)}
 
   def reset(self, seed=None):
     if seed is not None:
@@ -161,21 +206,83 @@ class FakeEnv:
     self._pos = self._rng.uniform(-1, 1, self.action_size)
     if self._start is not None:
       self._pos[:] = self._start
-    self._env_steps = 0
-    return self._obs()
 
-  def step(self, action):
-    action = np.clip(np.asarray(action, np.float64), -1, 1)
-    reward = 0.0
-    for _ in range(self.action_repeat):
-      self._pos = np.clip(self._pos + 0.1 * action, -1, 1)
-      reward += float(1 - abs(self._pos[0]))
-      self._env_steps += 1
-    done = self._env_steps >= self._max_env_steps
-    return self._obs(), reward, done, {'env_steps': self._env_steps}
+  def act(self, action):
+    self._pos = np.clip(self._pos + 0.1 * np.clip(np.asarray(action, np.float64), -1, 1), -1, 1)
+    return float(1 - abs(self._pos[0])), False
+
+  def observe(self):
+    image = np.zeros((self._size, self._size, 3), np.uint8)
+    column = int(np.clip((self._pos[0] + 1) / 2 * (self._size - 1), 0, self._size - 1))
+    image[:, max(0, column - 2):column + 3] = 255
+    return {'image': image, 'qpos': self._pos.astype(np.float32), 'qvel': np.zeros_like(self._pos, np.float32)}
 
   def close(self):
     pass
+
+
+class TimeLimit:
+  """Ends the episode after `max_env_steps` control steps (App. A: 1000). A task-level wrapper."""
+
+  def __init__(self, task, max_env_steps):
+    self._task = task
+    self.max_env_steps = max_env_steps
+    self.env_steps = 0
+
+  def __getattr__(self, name):
+    return getattr(self._task, name)
+
+  def reset(self, seed=None):
+    self.env_steps = 0
+    self._task.reset(seed)
+
+  def act(self, action):
+    reward, last = self._task.act(action)
+    self.env_steps += 1
+    return reward, last or self.env_steps >= self.max_env_steps
+
+
+class ActionRepeat:
+  """The agent's env: each action is repeated R times (App. A), rewards summed, the episode's last step honoured,
+  and the task observed once per agent step. Holds a task (with `act`/`observe`), usually inside a TimeLimit."""
+
+  def __init__(self, task, action_repeat):
+    self._task = task
+    self.name = task.name
+    self.action_repeat = action_repeat
+    self.action_size = task.action_size
+    self.action_low, self.action_high = task.action_low, task.action_high
+
+  def reset(self, seed=None):
+    self._task.reset(seed)
+    return self._task.observe()
+
+  def step(self, action):
+    reward, done = 0.0, False
+    for _ in range(self.action_repeat):
+      step_reward, done = self._task.act(action)
+      reward += step_reward
+      if done:
+        break
+    return self._task.observe(), float(reward), done, {'env_steps': getattr(self._task, 'env_steps', None)}
+
+  def close(self):
+    self._task.close()
+
+
+def suite_env(task, seed=0, action_repeat=None, size=IMAGE_SIZE, max_env_steps=1000, render=True):
+  """A dm_control task (a planet.tasks.Task or a registered name) as an agent's env in this process: the env
+  worker's. The true simulator composes the same wrappers around its own SuiteTask."""
+  task = tasks_lib.get(task) if isinstance(task, str) else task
+  return ActionRepeat(TimeLimit(SuiteTask(task, seed=seed, size=size, render=render), max_env_steps),
+                      action_repeat or task.action_repeat)
+
+
+class FakeEnv(ActionRepeat):
+  """`FakeTask` with a time limit and action repeat, in this process (tests)."""
+
+  def __init__(self, seed=0, action_repeat=2, size=IMAGE_SIZE, max_env_steps=100, action_size=1, start=None):
+    super().__init__(TimeLimit(FakeTask(seed, size, action_size, start), max_env_steps), action_repeat)
 
 
 class PaddedActions:
@@ -204,12 +311,15 @@ class PaddedActions:
 
 
 @gin.configurable(denylist=['name', 'seed'])
-def make_env(name, seed=0, action_repeat=None, max_env_steps=1000, size=64):
-  """The task by short name; `action_repeat=None` takes the paper's value for the task (App. A)."""
-  task_spec(name)
-  if name in FAKE_TASKS:
-    return FakeEnv(seed=seed, action_repeat=action_repeat or 2, size=size, max_env_steps=max_env_steps,
-                   action_size=FAKE_TASKS[name])
+def make_env(name, seed=0, action_repeat=None, max_env_steps=1000, size=IMAGE_SIZE):
+  """The task by name (planet.tasks); `action_repeat=None` takes the paper's value for the task (App. A)."""
   if name == 'multitask':
     raise ValueError("'multitask' is a set of tasks: training.train makes one env per task")
+  task = tasks_lib.get(name)
+  if size != IMAGE_SIZE:
+    raise ValueError(f'make_env.size = {size}: the encoder and decoder of App. A take {IMAGE_SIZE}x{IMAGE_SIZE} '
+                     'images; leave make_env.size at its default')
+  if task.is_fake:
+    return FakeEnv(seed=seed, action_repeat=action_repeat or task.action_repeat, size=size,
+                   max_env_steps=max_env_steps, action_size=task.fake_action_size)
   return DMControlEnv(name, seed=seed, action_repeat=action_repeat, size=size, max_env_steps=max_env_steps)

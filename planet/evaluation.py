@@ -1,5 +1,6 @@
 """Working with a trained run directory: reload, evaluate (Table 1), open-loop videos (Fig. 10) and state
 diagnostics (Fig. 11)."""
+import io
 import json
 import logging
 import os
@@ -7,19 +8,23 @@ import os
 import gin
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from planet import agent as agent_lib
 from planet import cli
 from planet import envs
+from planet import figures
+from planet import logger
 from planet import networks
 from planet import optimizer as optimizer_lib
 from planet import preprocess
 from planet import replay as replay_lib
+from planet import rundir
 from planet import training
 from planet import world_model as world_model_lib
 
 
-class Run:
+class LoadedRun:
   """A run directory reloaded: its configuration, environment and the world model at a checkpoint."""
 
   def __init__(self, logdir, checkpoint=None, make_env=True):
@@ -53,19 +58,18 @@ def evaluate(run, episodes=10, seed=12345):
   agent = agent_lib.Agent(run.model)
   returns = []
   for k in range(episodes):
-    episode = training.run_episode_retrying(run.env, agent, training._seed(seed, 'eval', k), explore=False)  # pylint: disable=protected-access
+    episode = training.run_episode_retrying(run.env, agent, training.derive_seed(seed, 'eval', k),
+                                           explore=False)
     returns.append(float(episode['reward'].sum()))
     logging.info('eval episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
   result = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'returns': returns,
             'mean': float(np.mean(returns)), 'std': float(np.std(returns))}
-  path = os.path.join(run.logdir, 'eval.json')
-  with open(path + '.tmp', 'w') as f:
-    json.dump(result, f, indent=1)
-  os.replace(path + '.tmp', path)
+  rundir.write_atomically(os.path.join(run.logdir, 'eval.json'), json.dumps(result, indent=1))
   return result
 
 
-def video_prediction(model, episode, context=5, horizon=50, seed=0):
+def video_prediction(model, episode, context=world_model_lib.OPEN_LOOP_CONTEXT,
+                     horizon=world_model_lib.OPEN_LOOP_HORIZON, seed=0):
   """Fig. 10: truth, prediction and |difference| frames (uint8 [3, T, 64, 64, 3]), T = context + horizon."""
   length = min(len(episode['reward']), context + horizon)
   if length <= context:
@@ -127,7 +131,8 @@ def _posterior_features(model, episode, seed=0):
   return model.dynamics.features(post).numpy()[0]
 
 
-def open_loop_states(model, predictor, episode, context=5, horizon=50, seed=0, targets=('qpos', 'qvel', 'reward')):
+def open_loop_states(model, predictor, episode, context=world_model_lib.OPEN_LOOP_CONTEXT,
+                     horizon=world_model_lib.OPEN_LOOP_HORIZON, seed=0, targets=('qpos', 'qvel', 'reward')):
   """Probe predictions from open-loop features (after `context` filtered steps) against the true states."""
   length = min(len(episode['reward']), context + horizon)
   image = model.preprocess(tf.constant(episode['image'][None, :context]), tf.constant([seed, 0]))
@@ -139,3 +144,32 @@ def open_loop_states(model, predictor, episode, context=5, horizon=50, seed=0, t
   features = model.dynamics.features(prior).numpy()[0]
   truth = _state_targets(episode, targets)
   return predictor(features), truth[context:length]
+
+
+def write_openloop_video(run, out_dir, context=world_model_lib.OPEN_LOOP_CONTEXT,
+                         horizon=world_model_lib.OPEN_LOOP_HORIZON):
+  """Fig. 10 for the run's last test episode: openloop_strip.png (truth / prediction / difference, every 5th
+  frame) and openloop.gif in `out_dir`. Returns the PNG's path."""
+  tests = run.episodes('test_episodes') or run.episodes('train_episodes')
+  rows = video_prediction(run.model, tests[-1], context, horizon)
+  path = os.path.join(out_dir, 'openloop_strip.png')
+  buffer = io.BytesIO()
+  Image.fromarray(strip_image(rows)).save(buffer, format='PNG')
+  rundir.write_atomically(path, buffer.getvalue())
+  logger.write_gif(os.path.join(out_dir, 'openloop.gif'), np.concatenate(list(rows), 1))
+  return path
+
+
+def write_diagnostics(run, out_dir, context=world_model_lib.OPEN_LOOP_CONTEXT,
+                      horizon=world_model_lib.OPEN_LOOP_HORIZON):
+  """Fig. 11: probes fit on the run's training episodes, read from open-loop features of its last test episode;
+  diagnostics.png and diagnostics.json (open-loop RMSE per quantity) in `out_dir`. Returns the errors."""
+  tests = run.episodes('test_episodes') or run.episodes('train_episodes')
+  train = run.episodes('train_episodes')
+  predictor, names = fit_probes(run.model, train[:-1] or train)
+  prediction, truth = open_loop_states(run.model, predictor, tests[-1], context, horizon)
+  figures.plot_diagnostics(prediction, truth, names, os.path.join(out_dir, 'diagnostics.png'))
+  errors = {name: float(np.sqrt(np.mean((prediction[:, i] - truth[:, i]) ** 2))) for i, name in enumerate(names)}
+  rundir.write_atomically(os.path.join(out_dir, 'diagnostics.json'),
+                          json.dumps({'open_loop_rmse': errors, 'context': context, 'horizon': len(truth)}, indent=1))
+  return errors

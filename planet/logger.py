@@ -1,10 +1,13 @@
 """Run outputs: metrics.jsonl (one JSON object per collected episode), TensorBoard scalars/images, GIFs."""
+import io
 import json
 import math
 import os
 
 import numpy as np
 from PIL import Image
+
+from planet import rundir
 
 
 class MetricsLogger:
@@ -39,17 +42,12 @@ class MetricsLogger:
 
 
 def read_metrics(logdir):
-  path = os.path.join(logdir, 'metrics.jsonl')
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  return rundir.read_jsonl(os.path.join(logdir, 'metrics.jsonl'))
 
 
 def write_gif(path, frames, fps=20):
   """frames: uint8 [T, H, W, 3]; written atomically."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
   images = [Image.fromarray(np.asarray(frame)) for frame in frames]
-  tmp = path + '.tmp'
-  images[0].save(tmp, format='GIF', save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
-  os.replace(tmp, path)
+  buffer = io.BytesIO()
+  images[0].save(buffer, format='GIF', save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+  rundir.write_atomically(path, buffer.getvalue())

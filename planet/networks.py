@@ -13,7 +13,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from planet import tasks
+
 tfd = tfp.distributions
+# The images the encoder reads and the decoder draws (App. A: 64 x 64 x 3).
+IMAGE_SHAPE = (tasks.IMAGE_SIZE, tasks.IMAGE_SIZE, 3)
 
 ACTIVATIONS = {'relu': tf.nn.relu, 'elu': tf.nn.elu, 'linear': tf.identity}
 PRECISIONS = {'float32': tf.float32, 'bfloat16': tf.bfloat16}
@@ -42,13 +46,13 @@ class Dense(tf.Module):
     super().__init__(name=name)
     self.kernel = _glorot([in_size, out_size], in_size, out_size, 'kernel')
     self.bias = tf.Variable(tf.zeros([out_size]), name='bias')
-    self._act = get_activation(activation)
+    self.activation = get_activation(activation)
     self._dtype = get_precision(precision)
 
   def __call__(self, x):
     x, kernel, bias = (tf.cast(t, self._dtype) for t in (x, self.kernel, self.bias))
     y = tf.matmul(x, kernel) if x.shape.rank == 2 else tf.tensordot(x, kernel, 1)
-    return self._act(y + bias)
+    return self.activation(y + bias)
 
 
 class MLP(tf.Module):
@@ -74,7 +78,7 @@ class Conv(tf.Module):
     shape = [kernel, kernel, out_ch, in_ch] if transpose else [kernel, kernel, in_ch, out_ch]
     self.kernel = _glorot(shape, kernel * kernel * in_ch, kernel * kernel * out_ch, 'kernel')
     self.bias = tf.Variable(tf.zeros([out_ch]), name='bias')
-    self._act = get_activation(activation)
+    self.activation = get_activation(activation)
     self._transpose = transpose
     self._size = (kernel, out_ch)
     self._dtype = get_precision(precision)
@@ -88,7 +92,7 @@ class Conv(tf.Module):
       y = tf.nn.conv2d_transpose(x, weights, shape, 2, 'VALID')
     else:
       y = tf.nn.conv2d(x, weights, 2, 'VALID')
-    return self._act(y + bias)
+    return self.activation(y + bias)
 
 
 def _flatten_time(x, inner_dims):
@@ -133,7 +137,7 @@ class Decoder(tf.Module):
     x = self.dense(x)[:, None, None, :]
     for layer in self.layers:
       x = layer(x)
-    mean = tf.reshape(tf.cast(x, tf.float32), tf.concat([leading, [64, 64, 3]], 0))
+    mean = tf.reshape(tf.cast(x, tf.float32), tf.concat([leading, IMAGE_SHAPE], 0))
     return tfd.Independent(tfd.Normal(mean, 1.0), reinterpreted_batch_ndims=3)
 
 

@@ -10,27 +10,20 @@ import os
 import queue
 import re
 import threading
-import uuid
 
 import numpy as np
+
+from planet import rundir
 
 _NAME = re.compile(r'^(\d+)-(\d+)\.npz$')
 
 
 def save_episode(directory, index, episode):
   """Writes `episode` atomically (temporary name, then rename); returns the path."""
-  os.makedirs(directory, exist_ok=True)
   length = len(episode['reward'])
-  path = os.path.join(directory, f'{index:06d}-{length}.npz')
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **episode)
-  tmp = os.path.join(directory, f'.{uuid.uuid4().hex}.tmp')
-  with open(tmp, 'wb') as f:
-    f.write(buffer.getvalue())
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
-  return path
+  return rundir.write_atomically(os.path.join(directory, f'{index:06d}-{length}.npz'), buffer.getvalue())
 
 
 def load_episode(path):

@@ -1,10 +1,11 @@
 """Algorithm 1: S random seed episodes, then repeat {C model updates; collect one episode with the planner}
 (one episode of each task per round for the one-agent-all-tasks setting of Figs. 6-7, after C updates per task).
 
-A run directory holds everything needed to resume:
+`Trainer.run` reads like the algorithm: named phases (update, collect, test, save) whose timing the small
+`Every` clocks decide. A run directory holds everything needed to resume:
   train_episodes/, test_episodes/   one .npz per episode (the data; counters of episodes and env steps)
   checkpoints/                      model + optimizer (grad steps) after every collected episode
-  metrics.jsonl, tensorboard/, videos/, operative_config.gin
+  metrics.jsonl, tensorboard/, videos/, config.gin, operative_config.gin
 All randomness is derived from (seed, counters), so a resumed run continues with fresh, reproducible seeds.
 """
 import functools
@@ -23,6 +24,8 @@ from planet import envs
 from planet import logger as logger_lib
 from planet import preprocess
 from planet import replay as replay_lib
+from planet import rundir
+from planet import tasks as tasks_lib
 from planet import world_model as world_model_lib
 
 
@@ -30,7 +33,7 @@ class TrainingDiverged(RuntimeError):
   """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def _seed(*parts):
+def derive_seed(*parts):
   """A stateless [2] int32 seed from any parts (ints and strings), stable across runs and resumes."""
   digest = zlib.crc32(repr(parts).encode())
   return np.array([parts[0] if isinstance(parts[0], int) else 0, digest & 0x7FFFFFFF], np.int32)
@@ -43,7 +46,7 @@ def run_episode(env, policy, seed, explore):
   steps = [dict(obs, action=np.zeros(env.action_size, np.float32), reward=np.float32(0))]
   done, t = False, 0
   while not done:
-    action = policy.act(obs, _seed(int(seed[0]), int(seed[1]), t), explore)
+    action = policy.act(obs, derive_seed(int(seed[0]), int(seed[1]), t), explore)
     obs, reward, done, _ = env.step(action)
     steps.append(dict(obs, action=np.asarray(action, np.float32), reward=np.float32(reward)))
     t += 1
@@ -66,125 +69,177 @@ def _episode_return(episode):
   return float(episode['reward'].sum())
 
 
+class Every:
+  """A clock for schedules in episodes: true at every `interval`-th count (never for 0 or None)."""
+
+  def __init__(self, interval):
+    self.interval = interval
+
+  def __call__(self, count):
+    return bool(self.interval) and count % self.interval == 0
+
+
 @gin.configurable(denylist=['logdir'])
 def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=5, collect_interval=100,
           batch_size=50, chunk_length=50, test_every=10, test_episodes=1, final_test_episodes=10,
-          video_every=50, random_collection=False, multitask_tasks=tuple(envs.TASKS), progress=True):
+          video_every=50, random_collection=False, multitask_tasks=None, progress=True):
   """Trains PlaNet on `task` in `logdir`, resuming from whatever the directory holds. Returns the metrics.
 
-  `task='multitask'` trains one agent on `multitask_tasks` (Figs. 6-7): action spaces padded to the largest,
-  one episode of each task per round, the task never told to the agent. C = `collect_interval` stays the number
-  of updates per collected episode, so a round of N tasks does C x N updates (the authors' code: one episode per
-  task every 30,000 samples = 600 updates of batch 50 for six tasks). Episode counts (`total_episodes`,
-  `seed_episodes`, `test_every`) are per task.
+  `task='multitask'` trains one agent on `multitask_tasks` (default: every registered task; Figs. 6-7): action
+  spaces padded to the largest, one episode of each task per round, the task never told to the agent.
+  C = `collect_interval` stays the number of updates per collected episode, so a round of N tasks does C x N
+  updates (the authors' code: one episode per task every 30,000 samples = 600 updates of batch 50 for six
+  tasks). Episode counts (`total_episodes`, `seed_episodes`, `test_every`) are per task.
   """
-  os.makedirs(logdir, exist_ok=True)
-  _write_atomically(os.path.join(logdir, 'config.gin'), gin.config_str())  # Reloaded by planet.evaluation.
-  tasks = list(multitask_tasks) if task == 'multitask' else [task]
-  env_list = [envs.make_env(name, seed=seed) for name in tasks]
-  action_size = max(env.action_size for env in env_list)
-  env_list = [envs.PaddedActions(env, action_size) for env in env_list]
-  train_replay = replay_lib.Replay(os.path.join(logdir, 'train_episodes'))
-  test_replay = replay_lib.Replay(os.path.join(logdir, 'test_episodes'))
-  model = world_model_lib.WorldModel(action_size)
-  learner = world_model_lib.Learner(model, batch_size, chunk_length)
-  agent = agent_lib.Agent(model)
-  random_agent = agent_lib.RandomAgent(action_size, np.random.RandomState(seed))
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=learner.optimizer)
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, 'checkpoints'), max_to_keep=2)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info('resumed from %s: %d episodes, %d grad steps', manager.latest_checkpoint,
-                 train_replay.num_episodes, int(learner.optimizer.step))
-  metrics = logger_lib.MetricsLogger(logdir)
-  open_loop = tf.function(functools.partial(world_model_lib.open_loop_prediction, model, context=5))
-  # Per-task counters come from the episodes on disk: they are the truth after any crash.
-  counts, env_steps = [0] * len(tasks), [0] * len(tasks)
-  for episode in train_replay.episodes():
-    index = int(episode['task'][0]) if 'task' in episode else 0
-    counts[index] += 1
-    env_steps[index] += (len(episode['reward']) - 1) * env_list[index].action_repeat
-
-  start_time = time.time()
-  wall_offset = (logger_lib.read_metrics(logdir) or [{}])[-1].get('wall_time', 0.0)
-  bar = tqdm.tqdm(total=total_episodes * len(tasks), initial=sum(counts), disable=not progress,
-                  desc=f'{task} episodes', dynamic_ncols=True)
-  prefetch = None
+  trainer = Trainer(logdir, task, task_list(task, multitask_tasks), seed=seed, batch_size=batch_size, chunk_length=chunk_length)
   try:
-    while min(counts) < total_episodes:
-      # Tasks left behind by an interrupted round are collected first, without updates.
-      behind = [i for i, count in enumerate(counts) if count == min(counts)]
-      updates, timings = {}, {}
-      if len(behind) == len(tasks) and min(counts) >= seed_episodes:
-        # Lines 4-7: C updates per episode about to be collected, on chunks drawn uniformly from the dataset.
-        if prefetch is None:
-          prefetch = replay_lib.Prefetcher(train_replay, batch_size, chunk_length,
-                                           seed=int(_seed(seed, 'replay', int(learner.optimizer.step))[1]))
-        tic = time.time()
-        updates = _update(learner, prefetch, collect_interval * len(tasks), seed)
-        timings['update_time'] = time.time() - tic
-      for index in behind:
-        env, name = env_list[index], tasks[index]
-        record = dict(updates)
-        # Lines 8-16: collect one episode (random for the S seed episodes or with random collection).
-        tic = time.time()
-        use_planner = counts[index] >= seed_episodes and not random_collection
-        policy = agent if use_planner else random_agent
-        episode = run_episode_retrying(env, policy, _seed(seed, 'train', name, counts[index]), explore=True)
-        episode['task'] = np.full(len(episode['reward']), index, np.int8)
-        timings['collect_time'] = time.time() - tic
-        train_replay.add(episode)
-        counts[index] += 1
-        env_steps[index] += (len(episode['reward']) - 1) * env.action_repeat
-        episodes = counts[index]
-        record.update(task=name, episodes=episodes, env_steps=env_steps[index],
-                      agent_steps=env_steps[index] // env.action_repeat, all_episodes=sum(counts),
-                      grad_steps=int(learner.optimizer.step), train_return=_episode_return(episode))
-        # Test episodes without exploration noise (paper: test performance; 10 trajectories at the end).
-        count = final_test_episodes if episodes == total_episodes else (
-            test_episodes if episodes >= seed_episodes and episodes % test_every == 0 else 0)
-        if count:
-          tic = time.time()
-          returns = []
-          for k in range(count):
-            test = run_episode_retrying(env, agent, _seed(seed, 'test', name, episodes, k), explore=False)
-            test['task'] = np.full(len(test['reward']), index, np.int8)
-            test_replay.add(test)
-            returns.append(_episode_return(test))
-          record.update(test_return=float(np.mean(returns)), test_returns=returns)
-          timings['test_time'] = time.time() - tic
-          videos = bool(video_every) and (episodes % video_every == 0 or episodes == total_episodes)
-          record.update(_open_loop_check(logdir, open_loop, test, episodes, metrics, seed,
-                                         f'{name}_' if len(tasks) > 1 else '', videos))
-        manager.save(checkpoint_number=sum(counts))
-        _write_atomically(os.path.join(logdir, 'operative_config.gin'), gin.operative_config_str())
-        record.update(timings, wall_time=wall_offset + time.time() - start_time)
-        metrics.write(record, step=sum(counts))
-        updates, timings = {}, {}
-        bar.update(1)
-        bar.set_postfix({k: f'{record[k]:.3g}' for k in ('train_return', 'test_return', 'loss') if k in record})
+    return trainer.run(total_episodes, seed_episodes, collect_interval, test_every, test_episodes,
+                       final_test_episodes, video_every, random_collection, progress)
   finally:
-    bar.close()
-    if prefetch is not None:
-      prefetch.close()
-    for env in env_list:
+    trainer.close()
+
+
+def task_list(task, multitask_tasks=None):
+  """The tasks a run trains on: `[task]`, or for 'multitask' the given ones (default: every registered task)."""
+  return list(multitask_tasks or tasks_lib.names()) if task == 'multitask' else [task]
+
+
+class Trainer:
+  """The parts of a run (envs, replays, model, learner, agents, checkpoint) and the phases of Algorithm 1."""
+
+  def __init__(self, logdir, name, task_names, seed, batch_size, chunk_length):
+    os.makedirs(logdir, exist_ok=True)
+    rundir.write_atomically(os.path.join(logdir, 'config.gin'), gin.config_str())  # Reloaded by evaluation.
+    self.logdir, self.name, self.tasks, self.seed = logdir, name, task_names, seed
+    self.batch_size, self.chunk_length = batch_size, chunk_length
+    self.envs = [envs.make_env(task, seed=seed) for task in task_names]
+    action_size = max(env.action_size for env in self.envs)
+    self.envs = [envs.PaddedActions(env, action_size) for env in self.envs]
+    self.train_replay = replay_lib.Replay(os.path.join(logdir, 'train_episodes'))
+    self.test_replay = replay_lib.Replay(os.path.join(logdir, 'test_episodes'))
+    self.model = world_model_lib.WorldModel(action_size)
+    self.learner = world_model_lib.Learner(self.model, batch_size, chunk_length)
+    self.agent = agent_lib.Agent(self.model)
+    self.random_agent = agent_lib.RandomAgent(action_size, np.random.RandomState(seed))
+    self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.learner.optimizer)
+    self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(logdir, 'checkpoints'), max_to_keep=2)
+    if self.manager.latest_checkpoint:
+      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      logging.info('resumed from %s: %d episodes, %d grad steps', self.manager.latest_checkpoint,
+                   self.train_replay.num_episodes, int(self.learner.optimizer.step))
+    self.metrics = logger_lib.MetricsLogger(logdir)
+    self.open_loop = tf.function(functools.partial(world_model_lib.open_loop_prediction, self.model,
+                                                   context=world_model_lib.OPEN_LOOP_CONTEXT))
+    # Per-task counters come from the episodes on disk: they are the truth after any crash.
+    self.counts, self.env_steps = [0] * len(task_names), [0] * len(task_names)
+    for episode in self.train_replay.episodes():
+      index = int(episode['task'][0]) if 'task' in episode else 0
+      self.counts[index] += 1
+      self.env_steps[index] += (len(episode['reward']) - 1) * self.envs[index].action_repeat
+    self.prefetch = None
+    self.last_record = {}
+
+  def run(self, total_episodes, seed_episodes, collect_interval, test_every, test_episodes, final_test_episodes,
+          video_every, random_collection, progress):
+    """Algorithm 1 until every task has `total_episodes`; returns the run's metrics."""
+    test_clock, video_clock = Every(test_every), Every(video_every)
+    start_time = time.time()
+    wall_offset = (logger_lib.read_metrics(self.logdir) or [{}])[-1].get('wall_time', 0.0)
+    bar = tqdm.tqdm(total=total_episodes * len(self.tasks), initial=sum(self.counts), disable=not progress,
+                    desc=f'{self.name} episodes', dynamic_ncols=True)
+    try:
+      while min(self.counts) < total_episodes:
+        # Tasks left behind by an interrupted round are collected first, without updates.
+        behind = [i for i, count in enumerate(self.counts) if count == min(self.counts)]
+        record, timings = {}, {}
+        if len(behind) == len(self.tasks) and min(self.counts) >= seed_episodes:
+          # Lines 4-7: C updates per episode about to be collected.
+          record, timings['update_time'] = self.update_phase(collect_interval * len(self.tasks))
+        for index in behind:
+          # Lines 8-16: one episode, random for the S seed episodes (and with random collection).
+          random = self.counts[index] < seed_episodes or random_collection
+          record.update(self.collect_phase(index, random))
+          timings['collect_time'] = record.pop('collect_time')
+          episodes = self.counts[index]
+          final = episodes == total_episodes
+          count = final_test_episodes if final else (
+              test_episodes if episodes >= seed_episodes and test_clock(episodes) else 0)
+          if count:
+            videos = bool(video_every) and (video_clock(episodes) or final)
+            record.update(self.test_phase(index, count, videos))
+            timings['test_time'] = record.pop('test_time')
+          self.save_phase(record, timings, lambda: wall_offset + time.time() - start_time)
+          record, timings = {}, {}
+          bar.update(1)
+          bar.set_postfix({k: f'{v:.3g}' for k, v in self.last_record.items()
+                           if k in ('train_return', 'test_return', 'loss')})
+    finally:
+      bar.close()
+    return logger_lib.read_metrics(self.logdir)
+
+  def update_phase(self, steps):
+    """`steps` train steps on chunks drawn uniformly from the dataset; returns (mean loss terms, seconds)."""
+    if self.prefetch is None:
+      self.prefetch = replay_lib.Prefetcher(self.train_replay, self.batch_size, self.chunk_length, seed=int(
+          derive_seed(self.seed, 'replay', int(self.learner.optimizer.step))[1]))
+    tic = time.time()
+    terms = update(self.learner, self.prefetch, steps, self.seed)
+    return terms, time.time() - tic
+
+  def collect_phase(self, index, random):
+    """One training episode of task `index` (random actions, or the planner with exploration noise)."""
+    env, name = self.envs[index], self.tasks[index]
+    tic = time.time()
+    policy = self.random_agent if random else self.agent
+    episode = run_episode_retrying(env, policy, derive_seed(self.seed, 'train', name, self.counts[index]),
+                                   explore=True)
+    episode['task'] = np.full(len(episode['reward']), index, np.int8)
+    collect_time = time.time() - tic
+    self.train_replay.add(episode)
+    self.counts[index] += 1
+    self.env_steps[index] += (len(episode['reward']) - 1) * env.action_repeat
+    return dict(task=name, episodes=self.counts[index], env_steps=self.env_steps[index],
+                agent_steps=self.env_steps[index] // env.action_repeat, all_episodes=sum(self.counts),
+                grad_steps=int(self.learner.optimizer.step), train_return=_episode_return(episode),
+                collect_time=collect_time)
+
+  def test_phase(self, index, count, videos):
+    """`count` test episodes without exploration noise (Table 1: 10 at the end), and the open-loop check."""
+    env, name, episodes = self.envs[index], self.tasks[index], self.counts[index]
+    tic = time.time()
+    returns = []
+    for k in range(count):
+      test = run_episode_retrying(env, self.agent, derive_seed(self.seed, 'test', name, episodes, k), explore=False)
+      test['task'] = np.full(len(test['reward']), index, np.int8)
+      self.test_replay.add(test)
+      returns.append(_episode_return(test))
+    record = dict(test_return=float(np.mean(returns)), test_returns=returns, test_time=time.time() - tic)
+    record.update(_open_loop_check(self.logdir, self.open_loop, test, episodes, self.metrics, self.seed,
+                                   f'{name}_' if len(self.tasks) > 1 else '', videos))
+    return record
+
+  def save_phase(self, record, timings, wall_time):
+    """Checkpoint, operative configuration, then the episode's metrics line with its timings."""
+    self.manager.save(checkpoint_number=sum(self.counts))
+    rundir.write_atomically(os.path.join(self.logdir, 'operative_config.gin'), gin.operative_config_str())
+    record.update(timings, wall_time=wall_time())
+    self.metrics.write(record, step=sum(self.counts))
+    self.last_record = record
+
+  def close(self):
+    if self.prefetch is not None:
+      self.prefetch.close()
+    for env in self.envs:
       env.close()
-  return logger_lib.read_metrics(logdir)
 
 
-def _write_atomically(path, text):
-  with open(path + '.tmp', 'w') as f:
-    f.write(text)
-  os.replace(path + '.tmp', path)
-
-
-def _update(learner, prefetch, steps, seed):
+def update(learner, prefetch, steps, seed):
   """`steps` compiled train steps; mean of each loss term. Raises TrainingDiverged on a NaN/inf loss."""
   outputs = []
   start = int(learner.optimizer.step)  # Read once: reading it every step would stall a GPU's queue.
   for step in range(start, start + steps):
     batch = next(prefetch)
-    outputs.append(learner.train_step(batch, tf.constant(_seed(seed, 'update', step), tf.int32)))
+    outputs.append(learner.train_step(batch, tf.constant(derive_seed(seed, 'update', step), tf.int32)))
   values = {key: np.array([out[key].numpy() for out in outputs]) for key in outputs[0]}
   bad = np.flatnonzero(~np.isfinite(values['loss']))
   if bad.size:
@@ -198,9 +253,10 @@ def _update(learner, prefetch, steps, seed):
 def _open_loop_check(logdir, open_loop, episode, episodes, metrics, seed, prefix='', write_videos=False):
   """Open-loop prediction error on a test episode (5 context frames, then open loop from the actions, Fig. 10);
   with `write_videos`, GIFs of the episode and of truth / prediction / difference, and a TensorBoard strip."""
-  length = min(len(episode['reward']), 55)
+  context = world_model_lib.OPEN_LOOP_CONTEXT
+  length = min(len(episode['reward']), context + world_model_lib.OPEN_LOOP_HORIZON)
   batch = {'image': episode['image'][None, :length], 'action': episode['action'][None, :length]}
-  truth, prediction = open_loop(batch, seed=tf.constant(_seed(seed, 'video', episodes), tf.int32))
+  truth, prediction = open_loop(batch, seed=tf.constant(derive_seed(seed, 'video', episodes), tf.int32))
   truth, prediction = truth.numpy()[0], prediction.numpy()[0]
   if write_videos:
     video_dir = os.path.join(logdir, 'videos')
@@ -209,4 +265,4 @@ def _open_loop_check(logdir, open_loop, episode, episodes, metrics, seed, prefix
     logger_lib.write_gif(os.path.join(video_dir, f'{prefix}openloop_{episodes:06d}.gif'), frames)
     metrics.image(f'{prefix}openloop', np.concatenate(list(frames[::5]), 1), step=episodes)
   # Mean squared error per pixel channel in model space ([-0.5, 0.5]), over the open-loop frames only.
-  return {'openloop_mse': float(np.square(prediction[5:] - truth[5:]).mean())}
+  return {'openloop_mse': float(np.square(prediction[context:] - truth[context:]).mean())}

@@ -1,94 +1,40 @@
 """CEM planning with the true simulator (Table 1's last row, Fig. 12).
 
 Candidates are scored by MuJoCo's native multi-threaded `mujoco.rollout` from the current physics state, with the
-action repeat, summing the task's reward. The reward functions below are vectorised restatements of the
-dm_control suite's (read from dm_control 1.0.50); the quantities they need that are not in the state (body
-positions and orientations) come from extra position sensors added to a copy of the task's model, so everything
-is computed in C. The CEM refit is the learned planner's (`planner.refit`): one implementation, two scorers.
+action repeat, summing the task's reward (planet.tasks: vectorised restatements of the dm_control suite's; the
+quantities they need that are not in the state come from extra sensors added to a copy of the task's model, so
+everything is computed in C). The real episode steps through the same wrappers as training (planet.envs). The
+CEM refit is the learned planner's (`planner.refit`): one implementation, two scorers.
 Rendering is never used here: dm_control is imported with MUJOCO_GL=disable, because merely loading Mesa's EGL
 in a process that also loads TensorFlow crashes (SIGSEGV, clashing LLVMs), and the refit runs in TensorFlow.
+Records go to <out>/<task>.jsonl, one line per episode; a rerun skips the (setting, episode) pairs already there.
 """
-import collections
 import importlib
+import logging
 import os
-
+import platform
 import sys
+import time
 
 import mujoco
 import numpy as np
-from dm_control.utils import rewards as rewards_lib
+import tensorflow as tf
+import tqdm
 from mujoco import rollout as rollout_lib
 
-from planet import analysis
 from planet import envs
+from planet import planner
+from planet import rundir
+from planet import sweep
+from planet import tasks as tasks_lib
 
-# Extra sensors per task: (name, MJCF sensor element). Read back as named sensordata in the reward functions.
-_EXTRA_SENSORS = {
-    'cartpole': [('pole_zaxis', '<framezaxis name="pole_zaxis" objtype="xbody" objname="pole_1"/>')],
-    'reacher': [('target_pos', '<framepos name="target_pos" objtype="geom" objname="target"/>'),
-                ('finger_pos', '<framepos name="finger_pos" objtype="geom" objname="finger"/>')],
-    'cheetah': [],
-    'finger': [],
-    'cup': [('target_pos', '<framepos name="target_pos" objtype="site" objname="target"/>'),
-            ('ball_pos', '<framepos name="ball_pos" objtype="xbody" objname="ball"/>')],
-    'walker': [('torso_pos', '<framepos name="torso_pos" objtype="xbody" objname="torso"/>'),
-               ('torso_zaxis', '<framezaxis name="torso_zaxis" objtype="xbody" objname="torso"/>')],
-}
 # Model arrays that tasks change at reset (reacher's target, finger's damping, ...): mirrored before scoring.
 _MIRRORED = ('geom_pos', 'geom_size', 'site_pos', 'site_size', 'body_pos', 'body_mass', 'dof_damping')
+Settings = sweep.CemSettings
+PAPER = sweep.CEM_PAPER
 
 
-def _reward_cartpole(q, v, s, control, model):
-  del model
-  upright = (s['pole_zaxis'][..., 2] + 1) / 2
-  centered = (1 + rewards_lib.tolerance(q[..., 0], margin=2)) / 2
-  small_control = (4 + rewards_lib.tolerance(control[..., 0], margin=1, value_at_margin=0,
-                                             sigmoid='quadratic')) / 5
-  small_velocity = (1 + rewards_lib.tolerance(v[..., 1], margin=5)) / 2
-  return upright * small_control * small_velocity * centered
-
-
-def _reward_reacher(q, v, s, control, model):
-  del q, v, control
-  radii = model.geom_size[model.geom('target').id, 0] + model.geom_size[model.geom('finger').id, 0]
-  distance = np.linalg.norm((s['target_pos'] - s['finger_pos'])[..., :2], axis=-1)
-  return rewards_lib.tolerance(distance, (0, radii))
-
-
-def _reward_cheetah(q, v, s, control, model):
-  del q, v, control, model
-  return rewards_lib.tolerance(s['torso_subtreelinvel'][..., 0], bounds=(10, float('inf')), margin=10,
-                               value_at_margin=0, sigmoid='linear')
-
-
-def _reward_finger(q, v, s, control, model):
-  del q, v, control, model
-  return (s['hinge_velocity'][..., 0] <= -15.0).astype(np.float64)
-
-
-def _reward_cup(q, v, s, control, model):
-  del q, v, control
-  offset = np.abs((s['target_pos'] - s['ball_pos'])[..., [0, 2]])
-  target_size = model.site_size[model.site('target').id, [0, 2]]
-  ball_size = model.geom_size[model.geom('ball').id, 0]
-  return np.all(offset < target_size - ball_size, axis=-1).astype(np.float64)
-
-
-def _reward_walker(q, v, s, control, model):
-  del q, v, control, model
-  standing = rewards_lib.tolerance(s['torso_pos'][..., 2], bounds=(1.2, float('inf')), margin=0.6)
-  upright = (1 + s['torso_zaxis'][..., 2]) / 2
-  stand = (3 * standing + upright) / 4
-  move = rewards_lib.tolerance(s['torso_subtreelinvel'][..., 0], bounds=(1, float('inf')), margin=0.5,
-                               value_at_margin=0.5, sigmoid='linear')
-  return stand * (5 * move + 1) / 6
-
-
-REWARDS = {'cartpole': _reward_cartpole, 'reacher': _reward_reacher, 'cheetah': _reward_cheetah,
-           'finger': _reward_finger, 'cup': _reward_cup, 'walker': _reward_walker}
-
-
-def _suite():
+def _import_suite_without_rendering():
   """dm_control.suite, imported without loading any OpenGL backend (see the module docstring)."""
   if 'dm_control._render' not in sys.modules:
     previous = os.environ.get('MUJOCO_GL')
@@ -107,18 +53,22 @@ class TrueSimulator:
   """A dm_control task (no rendering) plus a sensor-augmented copy of its model for batched scoring."""
 
   def __init__(self, task, seed=0, threads=None, action_repeat=None, max_env_steps=1000):
-    spec = envs.task_spec(task)
-    if spec is None:
-      raise ValueError(f'{task!r} has no true simulator')
+    spec = tasks_lib.get(task)
+    if spec.true_reward is None:
+      raise ValueError(f'task {task!r} has no true-simulator reward (planet.tasks.Task.true_reward)')
+    _import_suite_without_rendering()
     self.task = task
-    self.env = _suite().load(spec.domain, spec.task, task_kwargs={'random': seed})
-    self.action_repeat = action_repeat or spec.action_repeat
-    self.max_env_steps = max_env_steps
-    self.physics_steps = self.env._n_sub_steps  # pylint: disable=protected-access
+    self._reward = spec.true_reward
+    suite_task = envs.SuiteTask(spec, seed=seed, render=False)
+    self._time_limit = envs.TimeLimit(suite_task, max_env_steps)
+    self._episode = envs.ActionRepeat(self._time_limit, action_repeat or spec.action_repeat)
+    self.env = suite_task.env  # The dm_control environment (tests reach into its physics).
+    self.action_repeat = self._episode.action_repeat
+    self.physics_steps = int(round(self.env.control_timestep() / self.env.physics.timestep()))
     module = importlib.import_module(f'dm_control.suite.{spec.domain}')
     xml, assets = module.get_model_and_assets()
     xml = xml.decode() if isinstance(xml, bytes) else xml
-    extra = ''.join(element for _, element in _EXTRA_SENSORS[task])
+    extra = ''.join(element for _, element in spec.sensors)
     if extra:
       xml = xml.replace('</mujoco>', f'<sensor>{extra}</sensor></mujoco>')
     self.model = mujoco.MjModel.from_xml_string(xml, assets)
@@ -129,14 +79,19 @@ class TrueSimulator:
     for i in range(self.model.nsensor):
       adr, dim = self.model.sensor_adr[i], self.model.sensor_dim[i]
       self._sensors[mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_SENSOR, i)] = slice(adr, adr + dim)
-    self._env_steps = 0
+    self.threads = len(self._datas)
+
+  @property
+  def max_env_steps(self):
+    return self._time_limit.max_env_steps
+
+  @max_env_steps.setter
+  def max_env_steps(self, value):
+    self._time_limit.max_env_steps = value
 
   def reset(self, seed=None):
     """A new episode; `seed` fixes its start state (the task's random draws)."""
-    if seed is not None:
-      self.env.task.random.seed(seed)
-    self.env.reset()
-    self._env_steps = 0
+    self._episode.reset(seed)
 
   def state(self):
     """The full physics state of the env, with the model parameters its task set at reset mirrored."""
@@ -149,14 +104,7 @@ class TrueSimulator:
 
   def step(self, action):
     """One agent step (action repeat R) in the real env; returns (summed reward, done)."""
-    reward, done = 0.0, False
-    for _ in range(self.action_repeat):
-      time_step = self.env.step(action)
-      reward += time_step.reward or 0.0
-      self._env_steps += 1
-      if time_step.last() or self._env_steps >= self.max_env_steps:
-        done = True
-        break
+    _, reward, done, _ = self._episode.step(action)
     return reward, done
 
   def rewards(self, state, actions):
@@ -171,14 +119,10 @@ class TrueSimulator:
     nq, nv = self.model.nq, self.model.nv
     qpos, qvel = states[:, ends, 1:1 + nq], states[:, ends, 1 + nq:1 + nq + nv]
     sensors = {name: sensordata[:, ends + 1, index] for name, index in self._sensors.items()}
-    return REWARDS[self.task](qpos, qvel, sensors, control[:, ends], self.model)
+    return self._reward(qpos, qvel, sensors, control[:, ends], self.model)
 
   def returns(self, state, actions):
     return self.rewards(state, actions).sum(-1)
-
-
-Settings = collections.namedtuple('Settings', 'horizon iterations candidates top_k')
-PAPER = Settings(*analysis.TRUE_SIM_PAPER)
 
 
 def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None):
@@ -186,8 +130,6 @@ def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None):
 
   Returns the final mean action sequence [H, A]. `init_mean` replaces the Normal(0, I) start's mean (warm start).
   """
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from planet import planner  # pylint: disable=import-outside-toplevel
   mean = np.zeros([settings.horizon, sim.action_size]) if init_mean is None else np.array(init_mean, np.float64)
   std = np.ones_like(mean)
   top_k = min(settings.top_k, settings.candidates)
@@ -200,7 +142,7 @@ def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None):
   return mean
 
 
-def run_episode(sim, settings, seed, progress=None, std_estimator='std', warm_start=False):
+def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_start=False):
   """One episode planned with the true simulator; returns the episode return.
 
   Algorithm 2 restarts CEM from Normal(0, I) at every step. `warm_start=True` (not in the paper; a probe of the
@@ -218,3 +160,73 @@ def run_episode(sim, settings, seed, progress=None, std_estimator='std', warm_st
     if progress is not None:
       progress.update(1)
   return total
+
+
+def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='std', warm_start=False):
+  """Plays the missing (setting, episode) pairs of one CEM variant; returns that variant's records of the task."""
+  path = os.path.join(out_dir, f'{task}.jsonl')
+  done = {(tuple(r['settings']), r['episode'])
+          for r in sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)}
+  sim = TrueSimulator(task, threads=threads)
+  steps = sim.max_env_steps // sim.action_repeat
+  for setting in settings:
+    for episode in range(episodes):
+      if (tuple(setting), episode) in done:
+        continue
+      bar = tqdm.tqdm(total=steps, disable=not progress, desc=f'{task} H{setting.horizon} I{setting.iterations} '
+                      f'J{setting.candidates} K{setting.top_k} ep{episode}', leave=False)
+      tic = time.time()
+      score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator,
+                           warm_start=warm_start)
+      bar.close()
+      record = dict(task=task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
+                    **({'warm_start': True} if warm_start else {}), episode=episode, seconds=round(time.time() - tic, 2),
+                    threads=sim.threads)
+      record['return'] = score
+      rundir.append_jsonl(path, record)
+      logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, score, record['seconds'])
+  return sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
+
+
+def start_hit_rates(task, seeds, candidates=1000, horizon=12):
+  """How blind CEM starts: per seed, the share of random action sequences N(0, I) clipped to [-1, 1] with any
+  reward from the start state (one generator, seeded 0, drawn through the seeds in order). Returns text lines."""
+  sim = TrueSimulator(task, threads=1)
+  rng = np.random.RandomState(0)
+  lines = []
+  for seed in range(seeds):
+    sim.reset(seed)
+    returns = sim.returns(sim.state(), np.clip(rng.standard_normal((candidates, horizon, sim.action_size)), -1, 1))
+    lines.append(f'{task} seed {seed}: {100 * np.mean(returns > 0):.1f}% of {candidates} random sequences '
+                 f'(H={horizon}) score > 0; best {returns.max():.0f}')
+  return lines
+
+
+def benchmark(task, out_path=None, candidates=1000, horizon=12):
+  """Physics steps per second: Python env.step loop, rollout with 1 thread, rollout with all threads.
+  Returns the records (also appended to `out_path`)."""
+  rows = []
+  sim = TrueSimulator(task, threads=1)
+  sim.reset()
+  tic, count = time.time(), 0
+  while time.time() - tic < 2:
+    sim.env.step(np.zeros(sim.action_size))
+    count += sim.physics_steps
+  rows.append(('env_step_python_loop', count / (time.time() - tic)))
+  actions = np.random.RandomState(0).uniform(-1, 1, (candidates, horizon, sim.action_size))
+  for threads in (1, os.cpu_count()):
+    sim = TrueSimulator(task, threads=threads)
+    sim.reset()
+    state = sim.state()
+    sim.returns(state, actions[:10])
+    tic = time.time()
+    sim.returns(state, actions)
+    seconds = time.time() - tic
+    rows.append((f'rollout_{threads}_threads', candidates * (horizon * sim.action_repeat * sim.physics_steps + 1)
+                 / seconds))
+  records = [dict(name=f'true_sim_{task}_{name}', value=round(value), unit='physics steps/s', task=task,
+                  cpus=os.cpu_count(), machine=platform.machine()) for name, value in rows]
+  for record in records:
+    if out_path:
+      rundir.append_jsonl(out_path, record)
+  return records

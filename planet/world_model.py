@@ -24,9 +24,10 @@ class WorldModel(tf.Module):
     self.reward = networks.RewardHead(self.dynamics.feature_size)
     if overshooting < 1:
       raise ValueError(f'WorldModel.overshooting is the distance D >= 1 of Eq. 7 (1 = off), got {overshooting}')
-    self._scales = dict(free_nats=free_nats, kl_scale=kl_scale, reward_scale=reward_scale,
-                        overshooting=overshooting, overshooting_scale=overshooting_scale,
-                        global_prior_scale=global_prior_scale)
+    self.free_nats = free_nats
+    self.kl_scale, self.reward_scale = kl_scale, reward_scale
+    self.overshooting, self.overshooting_scale = overshooting, overshooting_scale
+    self.global_prior_scale = global_prior_scale
     self.image_bits = image_bits
 
   def preprocess(self, image, seed):
@@ -44,25 +45,24 @@ class WorldModel(tf.Module):
         'image_loss': objectives.negative_log_likelihood(self.decoder(features), image),
         'reward_loss': objectives.negative_log_likelihood(self.reward(features), batch['reward']),
     }
-    total = terms['image_loss'] + self._scales['reward_scale'] * terms['reward_loss']
-    scales = self._scales
+    total = terms['image_loss'] + self.reward_scale * terms['reward_loss']
     if self.dynamics.stochastic:
       kl_loss, kl = objectives.kl_with_free_nats(
-          self.dynamics.distribution(post), self.dynamics.distribution(prior), scales['free_nats'])
+          self.dynamics.distribution(post), self.dynamics.distribution(prior), self.free_nats)
       terms.update(kl_loss=kl_loss, kl=kl)
-      divergence = scales['kl_scale'] * kl_loss
-      if scales['overshooting'] > 1:
+      divergence = self.kl_scale * kl_loss
+      if self.overshooting > 1:
         # Eq. 7 with the authors' weights (paper silent on beta_d): the one-step KL at kl_scale plus beta times the
         # mean over all d = 2..D terms, i.e. beta_1 = D; not the printed 1/D average, which shrinks the d = 1 KL.
         means, counts = objectives.overshooting_kls(
-            self.dynamics, post, batch['action'], scales['overshooting'], scales['free_nats'],
+            self.dynamics, post, batch['action'], self.overshooting, self.free_nats,
             tf.random.experimental.stateless_split(seed, 3)[2])
         terms['overshooting_loss'] = objectives.overshooting_loss(means, counts)
-        divergence += scales['overshooting_scale'] * terms['overshooting_loss']
+        divergence += self.overshooting_scale * terms['overshooting_loss']
       total += divergence
-      if scales['global_prior_scale']:
+      if self.global_prior_scale:
         terms['global_prior_loss'] = objectives.global_prior_kl(self.dynamics.distribution(post))
-        total += scales['global_prior_scale'] * terms['global_prior_loss']
+        total += self.global_prior_scale * terms['global_prior_loss']
     terms['loss'] = total
     return total, terms
 
@@ -77,7 +77,7 @@ class Learner(tf.Module):
     self.optimizer = optimizer_lib.Adam(model.trainable_variables)
     self.traces = 0
     spec = {
-        'image': tf.TensorSpec([batch_size, length, 64, 64, 3], tf.uint8),
+        'image': tf.TensorSpec([batch_size, length, *networks.IMAGE_SHAPE], tf.uint8),
         'action': tf.TensorSpec([batch_size, length, model.action_size], tf.float32),
         'reward': tf.TensorSpec([batch_size, length], tf.float32),
     }
@@ -92,6 +92,12 @@ class Learner(tf.Module):
     gradients = tape.gradient(terms['loss'], variables)
     terms['grad_norm'] = self.optimizer.apply(gradients)
     return terms
+
+
+# Fig. 10 and the open-loop check of test episodes: 5 context frames filtered, then 50 predicted open loop
+# (authors' code: open_loop_context = 5).
+OPEN_LOOP_CONTEXT = 5
+OPEN_LOOP_HORIZON = 50
 
 
 def open_loop_prediction(model, batch, context, seed):

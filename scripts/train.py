@@ -12,9 +12,8 @@ import shlex
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from planet import cli  # pylint: disable=wrong-import-position
+from planet import cli
+from planet import training
 
 
 def main(argv=None):
@@ -36,7 +35,6 @@ def main(argv=None):
   with open(os.path.join(logdir, 'command.txt'), 'a') as f:  # Provenance: every (re)start of the run.
     f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores): python {' '.join(shlex.quote(a) for a in sys.argv)}\n")
-  from planet import training  # pylint: disable=import-outside-toplevel
   try:
     training.train(logdir, progress=not args.no_progress)
   except training.TrainingDiverged as e:

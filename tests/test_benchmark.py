@@ -1,4 +1,4 @@
-"""scripts/benchmark.py and scripts/compare_precision.py run end to end with tiny sizes and write JSON lines."""
+"""The benchmark's FLOP model; scripts/benchmark.py and scripts/compare_precision.py run end to end with tiny sizes."""
 import json
 import os
 import subprocess
@@ -12,10 +12,9 @@ from planet import envs
 from planet import replay as replay_lib
 from planet import training
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+from planet import benchmark
 
-import benchmark  # pylint: disable=wrong-import-position
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_flop_counts_match_hand_computation():

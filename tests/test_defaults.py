@@ -38,7 +38,7 @@ def test_base_gin_holds_the_published_runs_defaults():
   assert inspect.signature(planner.cem_plan).parameters['std_estimator'].default == 'std'
   assert inspect.signature(world_model.WorldModel).parameters['reward_scale'].default == 10.0
   # The true-simulator planner (Table 1's last row) shares the refit and its default.
-  assert inspect.signature(true_sim.run_episode).parameters['std_estimator'].default == 'std'
+  assert inspect.signature(true_sim.play_episode).parameters['std_estimator'].default == 'std'
 
 
 def test_printed_paper_overlays_switch_the_defaults_back():

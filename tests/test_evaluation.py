@@ -7,27 +7,26 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import tiny_gin
+from conftest import fake_run_gin
 from planet import cli
 from planet import evaluation
 from planet import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAKE = ["train.task = 'fake'", 'train.seed_episodes = 2', 'train.collect_interval = 2', 'train.batch_size = 2',
-        'train.chunk_length = 6', 'train.test_every = 10', 'train.final_test_episodes = 1', 'train.video_every = 0',
-        'make_env.max_env_steps = 40', 'train.total_episodes = 3']
+FAKE = ['train.collect_interval = 2', 'train.test_every = 10', 'train.video_every = 0', 'make_env.max_env_steps = 40',
+        'train.total_episodes = 3']
 
 
 @pytest.fixture(scope='module')
 def run_dir(tmp_path_factory):
   logdir = tmp_path_factory.mktemp('run')
-  cli.parse([], tiny_gin(FAKE))
+  cli.parse([], fake_run_gin(FAKE))
   training.train(str(logdir), progress=False)
   return logdir
 
 
 def test_evaluate_writes_scores(run_dir):
-  run = evaluation.Run(str(run_dir))
+  run = evaluation.LoadedRun(str(run_dir))
   assert run.task == 'fake' and run.checkpoint.endswith('ckpt-3')
   result = evaluation.evaluate(run, episodes=2)
   saved = json.load(open(run_dir / 'eval.json'))
@@ -36,7 +35,7 @@ def test_evaluate_writes_scores(run_dir):
 
 
 def test_video_prediction_shapes(run_dir):
-  run = evaluation.Run(str(run_dir), make_env=False)
+  run = evaluation.LoadedRun(str(run_dir), make_env=False)
   episode = run.episodes('test_episodes')[-1]
   rows = evaluation.video_prediction(run.model, episode, context=5, horizon=10)
   assert rows.shape == (3, 15, 64, 64, 3) and rows.dtype == np.uint8
@@ -46,7 +45,7 @@ def test_video_prediction_shapes(run_dir):
 
 
 def test_state_probes_and_open_loop_diagnostics(run_dir):
-  run = evaluation.Run(str(run_dir), make_env=False)
+  run = evaluation.LoadedRun(str(run_dir), make_env=False)
   train = run.episodes('train_episodes')
   predictor, names = evaluation.fit_probes(run.model, train, steps=50)
   assert names == ['qpos', 'qvel', 'reward'] or names == ['qpos[0]', 'qvel[0]', 'reward']

@@ -53,10 +53,9 @@ def test_learned_model_and_planner_solve_the_fake_task(tmp_path):
     learner.train_step(replay.sample(16, 10, rng), tf.constant([0, step]))
   agent = agent_lib.Agent(model)
   for start, sign in ((-0.8, 1), (0.8, -1)):  # The reward 1 - |x| is highest at the centre.
-    env.reset()
-    env._pos[:] = start  # pylint: disable=protected-access
+    obs = envs.FakeEnv(start=start).reset()
     agent.reset()
-    assert sign * agent.act(env._obs(), np.array([0, 0]), explore=False)[0] > 0.5  # pylint: disable=protected-access
+    assert sign * agent.act(obs, np.array([0, 0]), explore=False)[0] > 0.5
   # Score from far starts, where doing nothing or acting at random loses much of the best return of 60.
   starts = (-0.9, -0.7, 0.7, 0.9)
 

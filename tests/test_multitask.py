@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from conftest import tiny_gin
+from conftest import fake_run_gin
 from planet import analysis
 from planet import cli
 from planet import envs
@@ -12,8 +12,7 @@ from planet import replay as replay_lib
 from planet import training
 
 FAKE = ["train.task = 'multitask'", "train.multitask_tasks = ('fake', 'fake2')", 'train.seed_episodes = 1',
-        'train.collect_interval = 2', 'train.batch_size = 2', 'train.chunk_length = 6', 'train.test_every = 2',
-        'train.final_test_episodes = 1', 'train.video_every = 2', 'make_env.max_env_steps = 20']
+        'train.collect_interval = 2']
 
 
 class Recorder(envs.FakeEnv):
@@ -41,7 +40,7 @@ def test_padded_actions_pad_and_unpad():
 
 
 def test_multitask_round_robin_and_per_task_metrics(tmp_path):
-  cli.parse([], tiny_gin(FAKE + ['train.total_episodes = 3']))
+  cli.parse([], fake_run_gin(FAKE + ['train.total_episodes = 3']))
   records = training.train(str(tmp_path), progress=False)
   assert [(r['task'], r['episodes']) for r in records] == [
       ('fake', 1), ('fake2', 1), ('fake', 2), ('fake2', 2), ('fake', 3), ('fake2', 3)]
@@ -64,12 +63,12 @@ def test_multitask_round_robin_and_per_task_metrics(tmp_path):
 
 
 def test_multitask_resume_collects_lagging_tasks_first(tmp_path):
-  cli.parse([], tiny_gin(FAKE + ['train.total_episodes = 2']))
+  cli.parse([], fake_run_gin(FAKE + ['train.total_episodes = 2']))
   training.train(str(tmp_path), progress=False)
   # Simulate a crash after the first task's episode of a round: drop fake2's last episode.
   last = replay_lib.list_episodes(tmp_path / 'train_episodes')[-1]
   os.remove(last)
-  cli.parse([], tiny_gin(FAKE + ['train.total_episodes = 3']))
+  cli.parse([], fake_run_gin(FAKE + ['train.total_episodes = 3']))
   records = training.train(str(tmp_path), progress=False)
   resumed = [(r['task'], r['episodes'], 'loss' in r) for r in records[4:]]
   assert resumed == [('fake2', 2, False), ('fake', 3, True), ('fake2', 3, False)]

@@ -2,30 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
+from conftest import ToyModel
 from planet import planner
-from planet.models import base
-
-
-class ToyModel(base.StateSpaceModel):
-  """Deterministic state x in R^A moved by the action: x' = x + a. Reward is -|x' - target|^2."""
-
-  stochastic = False
-
-  def __init__(self, size):
-    super().__init__()
-    self.size = size
-
-  def initial(self, batch_size):
-    return {'x': tf.zeros([batch_size, self.size])}
-
-  def img_step(self, prev_state, prev_action, seed):
-    return {'x': prev_state['x'] + prev_action}
-
-  def features(self, state):
-    return state['x']
-
-  def replicate(self, state, count, seed):
-    return {'x': tf.repeat(state['x'], count, 0)}
 
 
 def _plan(target, **kwargs):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_gin
+from conftest import fake_run_gin
 from planet import cli
 from planet import envs
 from planet import logger
@@ -18,13 +18,11 @@ from planet import training
 from planet import world_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAKE = ["train.task = 'fake'", 'train.seed_episodes = 2', 'train.collect_interval = 3', 'train.batch_size = 2',
-        'train.chunk_length = 6', 'train.test_every = 2', 'train.final_test_episodes = 2',
-        'train.video_every = 2', 'make_env.max_env_steps = 20']
+FAKE = ['train.final_test_episodes = 2']
 
 
 def _train(logdir, total, extra=()):
-  cli.parse([], tiny_gin(FAKE + [f'train.total_episodes = {total}', *extra]))
+  cli.parse([], fake_run_gin(FAKE + [f'train.total_episodes = {total}', *extra]))
   return training.train(str(logdir), progress=False)
 
 
@@ -73,7 +71,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 
 
 def _cli(logdir, total):
-  params = tiny_gin(FAKE + [f'train.total_episodes = {total}', 'make_env.max_env_steps = 40'])
+  params = fake_run_gin(FAKE + [f'train.total_episodes = {total}', 'make_env.max_env_steps = 40'])
   args = [sys.executable, os.path.join(ROOT, 'scripts', 'train.py'), '--gin_file', 'gin/base.gin',
           '--logdir', str(logdir), '--no_progress'] + [f'--gin_param={p}' for p in params]
   return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -112,7 +110,7 @@ def test_env_worker_crash_is_reported_and_restarted():
   try:
     env.reset()
     with pytest.raises(envs.EnvWorkerError, match='died'):
-      env._call('crash')  # pylint: disable=protected-access
+      env.crash_worker()
     obs = env.reset()  # Restarts the worker.
     obs, reward, _, _ = env.step([0.1])
     assert obs['image'].shape == (64, 64, 3) and reward >= 0

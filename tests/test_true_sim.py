@@ -1,15 +1,17 @@
 """CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random."""
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
 
+from planet import analysis
+from planet import figures
+from planet import sweep
+from planet import tasks
 from planet import true_sim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 
 
 def _prepare(sim, task):
@@ -29,7 +31,7 @@ def _prepare(sim, task):
   physics.forward()
 
 
-@pytest.mark.parametrize('task', sorted(true_sim.REWARDS))
+@pytest.mark.parametrize('task', tasks.names())
 def test_rollout_rewards_equal_env_rewards(task):
   rng = np.random.RandomState(0)
   sim = true_sim.TrueSimulator(task, seed=3, threads=2)
@@ -53,8 +55,8 @@ def test_rollout_rewards_equal_env_rewards(task):
 
 def test_true_sim_cem_beats_random_on_short_cartpole():
   sim = true_sim.TrueSimulator('cartpole', threads=2, max_env_steps=240)
-  settings = true_sim.Settings(horizon=10, iterations=3, candidates=150, top_k=15)
-  planned = true_sim.run_episode(sim, settings, seed=0)
+  settings = sweep.CemSettings(horizon=10, iterations=3, candidates=150, top_k=15)
+  planned = true_sim.play_episode(sim, settings, seed=0)
   rng = np.random.RandomState(0)
   sim.reset(0)
   random_return, done = 0.0, False
@@ -67,7 +69,7 @@ def test_true_sim_cem_beats_random_on_short_cartpole():
 def test_warm_start_starts_the_search_from_the_given_plan():
   sim = true_sim.TrueSimulator('cartpole', threads=1)
   sim.reset()
-  settings = true_sim.Settings(horizon=3, iterations=1, candidates=2000, top_k=2000)  # Refit = sample mean.
+  settings = sweep.CemSettings(horizon=3, iterations=1, candidates=2000, top_k=2000)  # Refit = sample mean.
   init = np.array([[0.5], [-0.5], [0.0]])
   rng = np.random.RandomState(0)
   warm = true_sim.cem_plan(sim, sim.state(), settings, rng, 'std', init_mean=init)
@@ -78,8 +80,7 @@ def test_warm_start_starts_the_search_from_the_given_plan():
 
 
 def test_sweep_resumes(tmp_path):
-  import true_sim as script  # scripts/true_sim.py  # pylint: disable=import-outside-toplevel
-  settings = [true_sim.Settings(2, 1, 8, 2), true_sim.Settings(3, 1, 8, 2)]
+  settings = [sweep.CemSettings(2, 1, 8, 2), sweep.CemSettings(3, 1, 8, 2)]
   out = tmp_path / 'true_sim'
 
   original = true_sim.TrueSimulator
@@ -91,39 +92,35 @@ def test_sweep_resumes(tmp_path):
 
   true_sim.TrueSimulator = short
   try:
-    records = script.run('cartpole', settings, 2, str(out), threads=1, progress=False)
+    records = true_sim.run('cartpole', settings, 2, str(out), threads=1, progress=False)
     assert len(records) == 4
     lines = open(out / 'cartpole.jsonl').read().splitlines()
     with open(out / 'cartpole.jsonl', 'w') as f:  # An interrupted sweep: the last episode is missing.
       f.write('\n'.join(lines[:3]) + '\n')
-    records = script.run('cartpole', settings, 2, str(out), threads=1, progress=False)
+    records = true_sim.run('cartpole', settings, 2, str(out), threads=1, progress=False)
   finally:
     true_sim.TrueSimulator = original
   assert len(records) == 4
   assert sorted((tuple(r['settings']), r['episode']) for r in records) == sorted(
       (tuple(s), e) for s in settings for e in range(2))
   assert json.loads(lines[3])['return'] == records[3]['return']  # Same seed, same score.
-  import plot  # scripts/plot.py  # pylint: disable=import-outside-toplevel
   # Records at the paper setting feed Table 1's true-simulator row and Fig. 12's panels.
   paper = [dict(r, settings=[12, 10, 1000, 100], **{'return': 500.0 + 100 * e}) for e, r in enumerate(records[:2])]
-  sweep = [dict(records[0], settings=[8, 10, 1000, 100], **{'return': 700.0})]
+  swept = [dict(records[0], settings=[8, 10, 1000, 100], **{'return': 700.0})]
   probe = [dict(records[0], settings=[12, 10, 1000, 100], warm_start=True, **{'return': 999.0})]  # Not the paper's.
   printed = [dict(records[0], settings=[12, 10, 1000, 100], std_estimator='paper', **{'return': 300.0})]
   with open(out / 'cartpole.jsonl', 'a') as f:
-    f.writelines(json.dumps(r) + '\n' for r in paper + sweep + probe + printed)
-  from planet import analysis  # pylint: disable=import-outside-toplevel
+    f.writelines(json.dumps(r) + '\n' for r in paper + swept + probe + printed)
   assert analysis.true_sim_sweep(analysis.true_sim_records(str(tmp_path), 'cartpole'), 'horizon') == [
       (8, 700.0, 0.0, 1), (12, 550.0, 50.0, 2)]
-  assert plot.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
-  rows = plot.table1([], {}, None, str(tmp_path / 'figures'), str(tmp_path))
+  assert figures.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
+  rows = figures.table1([], {}, None, str(tmp_path / 'figures'), str(tmp_path))
   assert all(r['std_estimator'] == 'std' for r in records)  # The authors' refit is the default.
   assert rows[1][0] == 'CEM + true simulator (this code)' and rows[1][3] == '550'
   assert rows[2][0] == 'CEM + true simulator (this code, printed refit)' and rows[2][3] == '300'
 
 
-def test_start_hit_rates_prints_a_share_per_seed(capsys):
-  import true_sim as script  # scripts/true_sim.py  # pylint: disable=import-outside-toplevel
-  script.start_hit_rates('cartpole', 2, candidates=20, horizon=3)
-  lines = capsys.readouterr().out.strip().splitlines()
+def test_start_hit_rates_gives_a_share_per_seed():
+  lines = true_sim.start_hit_rates('cartpole', 2, candidates=20, horizon=3)
   assert [line.split(':')[0] for line in lines] == ['cartpole seed 0', 'cartpole seed 1']
   assert all('100.0% of 20' in line for line in lines)  # Cartpole's smooth reward is positive everywhere.

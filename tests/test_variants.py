@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ToyModel
+from conftest import fake_run_gin
 from conftest import tiny_gin
 from planet import agent as agent_lib
 from planet import cli
@@ -17,9 +19,6 @@ from planet import world_model
 from planet.models import drnn, gru, ssm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_VARIANTS = ['GRUModel.deterministic_size = 16', 'GRUModel.hidden_size = 16', 'SSM.stochastic_size = 4',
-                 'SSM.hidden_size = 16', 'DRNN.stochastic_size = 4', 'DRNN.deterministic_size = 16',
-                 'DRNN.hidden_size = 16']
 
 
 def _batch(batch=2, length=6, action=1, seed=0):
@@ -30,7 +29,7 @@ def _batch(batch=2, length=6, action=1, seed=0):
 
 
 def _model(overlays=(), extra=()):
-  cli.parse([os.path.join(ROOT, path) for path in overlays], tiny_gin(list(extra) + TINY_VARIANTS))
+  cli.parse([os.path.join(ROOT, path) for path in overlays], tiny_gin(extra))
   return world_model.WorldModel(1)
 
 
@@ -89,8 +88,8 @@ def test_elu_changes_the_activations():
   relu = _model()
   elu = _model(['gin/ablations/elu.gin'])
   x = tf.constant([[-1.0] * (4 + 1)])
-  assert relu.dynamics.prior_in._act is tf.nn.relu  # pylint: disable=protected-access
-  assert elu.dynamics.prior_in._act is tf.nn.elu  # pylint: disable=protected-access
+  assert relu.dynamics.prior_in.activation is tf.nn.relu
+  assert elu.dynamics.prior_in.activation is tf.nn.elu
   assert float(tf.reduce_min(elu.dynamics.prior_in(x))) < 0 <= float(tf.reduce_min(relu.dynamics.prior_in(x)))
 
 
@@ -158,7 +157,7 @@ def test_overshooting_weighs_the_one_step_kl_at_one_plus_beta_times_the_mean_of_
 
 
 def test_overshooting_overlay_trains_on_chunks_shorter_than_the_distance():
-  cli.parse([os.path.join(ROOT, 'gin/ablations/overshooting.gin')], tiny_gin(TINY_VARIANTS))
+  cli.parse([os.path.join(ROOT, 'gin/ablations/overshooting.gin')], tiny_gin())
   assert gin.query_parameter('WorldModel.overshooting') == 12
   model = world_model.WorldModel(1)
   learner = world_model.Learner(model, 2, 8)
@@ -182,7 +181,6 @@ def test_global_prior_term_is_added():
 def test_random_shooting_runs_exactly_one_iteration_and_takes_the_best():
   cli.parse([os.path.join(ROOT, 'gin/ablations/random_shooting.gin')], [])
   calls = tf.Variable(0)
-  from test_planner import ToyModel  # pylint: disable=import-outside-toplevel
   model = ToyModel(1)
 
   def reward_fn(x):
@@ -206,23 +204,22 @@ def test_random_collection_never_plans_during_collection(tmp_path, monkeypatch):
     return original(self, observation, seed, explore)
 
   monkeypatch.setattr(agent_lib.Agent, 'act', spy)
-  cli.parse([os.path.join(ROOT, 'gin/ablations/random_collection.gin')], tiny_gin(_FAKE + ['train.total_episodes = 4']))
+  cli.parse([os.path.join(ROOT, 'gin/ablations/random_collection.gin')],
+            fake_run_gin(_FAKE + ['train.total_episodes = 4']))
   assert gin.query_parameter('train.random_collection') is True
   records = training.train(str(tmp_path), progress=False)
   assert records[-1]['grad_steps'] == 6  # The model is trained as usual ...
   assert explore_calls and not any(explore_calls)  # ... and the planner only acts in test episodes.
 
 
-_FAKE = ["train.task = 'fake'", 'train.seed_episodes = 2', 'train.collect_interval = 3', 'train.batch_size = 2',
-         'train.chunk_length = 6', 'train.test_every = 2', 'train.final_test_episodes = 1',
-         'train.video_every = 0', 'make_env.max_env_steps = 20']
+_FAKE = ['train.video_every = 0']
 
 
 @pytest.mark.parametrize('overlay', sorted(glob.glob(os.path.join(ROOT, 'gin', 'ablations', '*.gin'))),
                          ids=lambda path: os.path.basename(path))
 def test_every_overlay_runs_on_the_fake_env(tmp_path, overlay):
   cli.parse([os.path.join(ROOT, 'gin/base.gin'), overlay],
-            tiny_gin(_FAKE + TINY_VARIANTS + ['train.total_episodes = 3', 'WorldModel.overshooting = 2'
+            fake_run_gin(_FAKE + ['train.total_episodes = 3', 'WorldModel.overshooting = 2'
                                               if 'overshooting' in overlay else 'train.seed = 0']))
   records = training.train(str(tmp_path), progress=False)
   assert [r['episodes'] for r in records] == [1, 2, 3] and np.isfinite(records[-1]['loss'])

@@ -1,0 +1,285 @@
+"""Timings of PlaNet's hot paths, each also read as a fraction of the device's dense-matmul FLOP rate, and the
+float32 / bfloat16 comparison of gin/mixed_precision.gin (scripts/benchmark.py, scripts/compare_precision.py).
+
+FLOP counts are computed from the layer sizes (`train_step_flops`, `plan_flops`): a multiply-add counts 2.
+Every figure is one JSON line (name, value, unit, device, TF version, flags).
+"""
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from planet import agent as agent_lib
+from planet import cli
+from planet import envs
+from planet import networks
+from planet import replay as replay_lib
+from planet import tasks as tasks_lib
+from planet import training
+from planet import world_model
+
+# Parts of `run` that can be skipped.
+PARTS = ('matmul', 'train', 'plan', 'env', 'episode')
+PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
+
+
+def describe_device():
+  """The first GPU's name, or the CPU's model and core count: the machine a measurement names."""
+  gpus = tf.config.list_physical_devices('GPU')
+  if gpus:
+    return tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')
+  name = platform.processor() or platform.machine()
+  try:
+    with open('/proc/cpuinfo') as f:
+      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), name)
+  except OSError:
+    pass
+  return f'CPU {name} x{os.cpu_count()} cores'
+
+
+def conv_flops(size_in, channels_in, channels_out, kernel, transpose):
+  """2 x MACs of a stride-2 valid (transposed) convolution on a square input."""
+  if transpose:
+    return 2 * size_in * size_in * kernel * kernel * channels_in * channels_out
+  size_out = (size_in - kernel) // 2 + 1
+  return 2 * size_out * size_out * kernel * kernel * channels_in * channels_out
+
+
+def frame_flops(depth, feature_size):
+  """Forward FLOPs of encoder + decoder for one 64x64 frame (the World Models nets, App. A)."""
+  encoder, size, channels = 0, tasks_lib.IMAGE_SIZE, 3
+  for out in (depth, 2 * depth, 4 * depth, 8 * depth):
+    encoder += conv_flops(size, channels, out, 4, False)
+    size, channels = (size - 4) // 2 + 1, out
+  decoder, size, channels = 2 * feature_size * 32 * depth, 1, 32 * depth
+  for out, kernel in ((4 * depth, 5), (2 * depth, 5), (depth, 6), (3, 6)):
+    decoder += conv_flops(size, channels, out, kernel, True)
+    size, channels = (size - 1) * 2 + kernel, out
+  return encoder, decoder
+
+
+def transition_flops(stoch, deter, hidden, action):
+  """Forward FLOPs of one prior step of the RSSM for one sample."""
+  return 2 * ((stoch + action) * hidden + (hidden + deter) * 3 * deter + deter * hidden + hidden * 2 * stoch)
+
+
+def reward_flops(feature, units, layers):
+  sizes = [feature] + [units] * layers + [1]
+  return 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def train_step_flops(p):
+  """Forward + backward (~3x forward) FLOPs of one train step over B x L frames."""
+  feature = p['stoch'] + p['deter']
+  encoder, decoder = frame_flops(p['depth'], feature)
+  posterior = 2 * ((p['deter'] + 32 * p['depth']) * p['hidden'] + p['hidden'] * 2 * p['stoch'])
+  per_frame = (encoder + decoder + transition_flops(p['stoch'], p['deter'], p['hidden'], p['action'])
+               + posterior + reward_flops(feature, p['reward_units'], p['reward_layers']))
+  return 3 * per_frame * p['batch'] * p['length']
+
+
+def plan_flops(p):
+  """FLOPs of one CEM call: I x J x H transitions and reward evaluations (the filter step is negligible)."""
+  per_step = (transition_flops(p['stoch'], p['deter'], p['hidden'], p['action'])
+              + reward_flops(p['stoch'] + p['deter'], p['reward_units'], p['reward_layers']))
+  return per_step * p['candidates'] * p['horizon'] * p['iterations']
+
+
+def _median_time(fn, repeats):
+  times = []
+  for _ in range(repeats):
+    tic = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - tic)
+  return float(np.median(times))
+
+
+class Report:
+
+  def __init__(self, out, context):
+    self._out = out
+    self._context = context
+    self.rows = []
+
+  def add(self, name, value, unit, **extra):
+    row = dict(name=name, value=round(value, 6), unit=unit, **extra, **self._context)
+    self.rows.append(row)
+    line = json.dumps(row)
+    print(line, flush=True)
+    if self._out:
+      with open(self._out, 'a') as f:
+        f.write(line + '\n')
+
+
+def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=(), gin_params=(), repeats=5,
+        tiny=False, skip=()):
+  """Measures every part not in `skip`; prints and returns the records (also appended to `out`).
+
+  `tiny` adds gin/debug.gin's sizes (for tests). `episode_gin` is the overlay of the training-episode figure.
+  """
+  gin_files, gin_params = list(gin_files), list(gin_params)
+  tasks = list(tasks or tasks_lib.names())
+  device = describe_device()
+  try:
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True,
+                            check=False, cwd=cli.REPO_ROOT).stdout.strip()
+  except OSError:
+    commit = ''
+  flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
+           'tiny': tiny, 'gin_files': gin_files, 'gin_params': gin_params}
+  report = Report(out, dict(device=device, tf_version=tf.__version__, flags=flags, commit=commit))
+  skip = set(skip)
+  tiny_files = ['gin/debug.gin'] if tiny else []
+  jit_params = [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params
+  cli.parse(['gin/cartpole.gin'] + tiny_files + gin_files, jit_params)
+  q = lambda name: cli.query(name)
+  sizes = dict(stoch=q('RSSM.stochastic_size'), deter=q('RSSM.deterministic_size'), hidden=q('RSSM.hidden_size'),
+               depth=q('Encoder.depth'), reward_units=q('RewardHead.units'), reward_layers=q('RewardHead.layers'),
+               batch=q('train.batch_size'), length=q('train.chunk_length'), action=1,
+               candidates=q('cem_plan.candidates'), horizon=q('cem_plan.horizon'), iterations=q('cem_plan.iterations'))
+
+  peak = None
+  if 'matmul' not in skip:
+    n = 512 if tiny else 4096
+    a = tf.random.normal([n, n])
+    matmul = tf.function(lambda x: tf.matmul(x, x), jit_compile=jit)
+    matmul(a).numpy()
+    seconds = _median_time(lambda: matmul(a).numpy(), repeats)
+    peak = 2 * n ** 3 / seconds
+    report.add('matmul_flop_rate', peak / 1e9, 'GFLOP/s', size=n)
+
+  def rate(name, seconds, flops):
+    extra = dict(flops=flops, gflop_per_s=round(flops / seconds / 1e9, 3))
+    if peak:
+      extra['fraction_of_matmul'] = round(flops / seconds / peak, 4)
+    report.add(name, seconds, 's', **extra)
+
+  rng = np.random.RandomState(0)
+  model = world_model.WorldModel(1)
+  learner = world_model.Learner(model, sizes['batch'], sizes['length'])
+  agent = agent_lib.Agent(model)
+  train_seconds = plan_seconds = None
+  if 'train' not in skip:
+    shape = (sizes['batch'], sizes['length'], *networks.IMAGE_SHAPE)
+    batch = {'image': rng.randint(0, 256, shape).astype(np.uint8),
+             'action': rng.uniform(-1, 1, (sizes['batch'], sizes['length'], 1)).astype(np.float32),
+             'reward': rng.uniform(0, 1, (sizes['batch'], sizes['length'])).astype(np.float32)}
+    seed = tf.constant([0, 1])
+    tic = time.perf_counter()
+    learner.train_step(batch, seed)['loss'].numpy()
+    report.add('train_step_first_call', time.perf_counter() - tic, 's', batch=sizes['batch'],
+               length=sizes['length'])
+    learner.train_step(batch, seed)['loss'].numpy()
+    train_seconds = _median_time(lambda: learner.train_step(batch, seed)['loss'].numpy(), repeats)
+    rate('train_step', train_seconds, train_step_flops(sizes))
+  if 'plan' not in skip:
+    obs = {'image': rng.randint(0, 256, networks.IMAGE_SHAPE).astype(np.uint8)}
+    tic = time.perf_counter()
+    agent.act(obs, np.array([0, 0]), True)
+    report.add('plan_first_call', time.perf_counter() - tic, 's', candidates=sizes['candidates'])
+    agent.act(obs, np.array([0, 1]), True)
+    plan_seconds = _median_time(lambda: agent.act(obs, np.array([0, 2]), True), repeats * 2)
+    rate('plan_call', plan_seconds, plan_flops(sizes))
+  if 'env' not in skip:
+    for task in tasks:
+      env = envs.make_env(task, seed=0, action_repeat=tasks_lib.get(task).action_repeat, max_env_steps=10 ** 6)
+      env.reset()
+      env.step(np.zeros(env.action_size))
+      step = _median_time(lambda: env.step(rng.uniform(-1, 1, env.action_size)), repeats * 4)
+      report.add(f'env_step_{task}', step, 's', action_repeat=env.action_repeat,
+                 per_env_step=round(step / env.action_repeat, 6))
+      env.close()
+  if 'episode' not in skip:
+    # One iteration of Algorithm 1 on cartpole: C updates + one collected episode (with its own overlay).
+    cli.parse(['gin/cartpole.gin'] + ([episode_gin] if episode_gin else []) + tiny_files + gin_files, jit_params)
+    with tempfile.TemporaryDirectory() as tmp:
+      env = envs.make_env('cartpole', seed=0)
+      replay = replay_lib.Replay(tmp)
+      random_agent = agent_lib.RandomAgent(env.action_size, rng)
+      for i in range(2):
+        replay.add(training.run_episode(env, random_agent, np.array([0, i]), True))
+      model = world_model.WorldModel(env.action_size)
+      learner = world_model.Learner(model, q('train.batch_size'), q('train.chunk_length'))
+      agent = agent_lib.Agent(model)
+      prefetch = replay_lib.Prefetcher(replay, q('train.batch_size'), q('train.chunk_length'), seed=0)
+      steps = q('train.collect_interval')
+      training.update(learner, prefetch, 1, 0)
+      agent.act(env.reset(), np.array([0, 0]), True)
+      batch = next(prefetch)
+      step_time = _median_time(lambda: learner.train_step(batch, tf.constant([0, 1]))['loss'].numpy(), 3)
+      obs = env.reset()
+      act_time = _median_time(lambda: agent.act(obs, np.array([0, 1]), True), 5)
+      tic = time.perf_counter()
+      training.update(learner, prefetch, steps, 0)
+      update_seconds = time.perf_counter() - tic
+      tic = time.perf_counter()
+      episode = training.run_episode(env, agent, np.array([0, 9]), True)
+      collect_seconds = time.perf_counter() - tic
+      prefetch.close()
+      env.close()
+    total = update_seconds + collect_seconds
+    agent_steps = len(episode['reward']) - 1
+    inside = steps * step_time + agent_steps * act_time
+    report.add('training_episode_cartpole', total, 's', updates=steps, agent_steps=agent_steps,
+               update_seconds=round(update_seconds, 3), collect_seconds=round(collect_seconds, 3),
+               outside_compiled_share=round(max(0.0, 1 - inside / total), 4),
+               overlay=episode_gin or 'paper')
+
+  print('\n{:<28} {:>12} {:<8} {:>10}'.format('figure', 'value', 'unit', 'of matmul'))
+  for row in report.rows:
+    share = f"{100 * row['fraction_of_matmul']:.1f}%" if 'fraction_of_matmul' in row else ''
+    print(f"{row['name']:<28} {row['value']:>12.4f} {row['unit']:<8} {share:>10}")
+  print(f'device: {device}; TensorFlow {tf.__version__}; flags: {flags}')
+  return report.rows
+
+
+def compare_precision(episodes_dir, gin_files, gin_params=(), steps=100, out=None):
+  """Trains three copies of the world model from the same weights on the same batches of `episodes_dir`:
+  float32, float32 with other noise draws, and gin/mixed_precision.gin with the first run's draws. Returns one
+  record per run (mean loss terms over the last quarter of the steps, median step time), printed as a table.
+  """
+  replay = replay_lib.Replay(episodes_dir)
+  if not replay.num_episodes:
+    raise ValueError(f'no episode files in {episodes_dir}')
+  gin_files = list(gin_files)
+  if not gin_files:
+    raise ValueError("give the run's gin files, e.g. --gin_file=gin/cartpole.gin --gin_file=gin/quick.gin")
+  rows, tail = [], max(1, steps // 4)
+  for name, overlay, stream in (('float32', [], 0), ('float32_other_noise', [], 1),
+                                ('bfloat16', ['gin/mixed_precision.gin'], 0)):
+    cli.parse(gin_files + overlay, list(gin_params))
+    batch_size, length = cli.query('train.batch_size'), cli.query('train.chunk_length')
+    tf.random.set_seed(0)  # The same initial weights for every run.
+    model = world_model.WorldModel(replay.episodes()[0]['action'].shape[-1])
+    learner = world_model.Learner(model, batch_size, length)
+    rng = np.random.RandomState(0)  # The same batches for every run.
+    history, times = {term: [] for term in PRECISION_TERMS}, []
+    for step in tqdm(range(steps), desc=name, leave=False):
+      batch = replay.sample(batch_size, length, rng)
+      tic = time.perf_counter()
+      terms = learner.train_step(batch, tf.constant([stream, step]))
+      for term in PRECISION_TERMS:
+        history[term].append(float(terms[term]))
+      times.append(time.perf_counter() - tic)
+    row = dict(name=name, steps=steps, batch_size=batch_size, length=length, gin_files=gin_files + overlay,
+               episodes=replay.num_episodes, step_seconds=round(float(np.median(times[1:] or times)), 4),
+               device=describe_device(), tf_version=tf.__version__,
+               **{f'{term}_last': round(float(np.mean(history[term][-tail:])), 4) for term in PRECISION_TERMS},
+               **{f'{term}_first': round(float(np.mean(history[term][:5])), 4) for term in PRECISION_TERMS})
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+    if out:
+      with open(out, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+  print(f'\nmean over the last {tail} of {steps} steps')
+  print('{:<22}'.format('run') + ''.join(f'{term:>14}' for term in PRECISION_TERMS) + f"{'step s':>10}")
+  for row in rows:
+    print(f"{row['name']:<22}" + ''.join(f"{row[term + '_last']:>14.3f}" for term in PRECISION_TERMS)
+          + f"{row['step_seconds']:>10.3f}")
+  return rows

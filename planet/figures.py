@@ -1,0 +1,257 @@
+"""Table 1 and the paper's figures from results/ (matplotlib; no TensorFlow): Figs. 4-9 as median test-return
+curves with 5-95 percentile bands per task panel, Fig. 12 from the true-simulator records, each run's own curve,
+and the state diagnostics of Fig. 11. Missing runs are listed as missing, never drawn as zero.
+"""
+import csv
+import logging
+import os
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+
+from planet import analysis  # pylint: disable=wrong-import-position
+from planet import sweep  # pylint: disable=wrong-import-position
+from planet import tasks as tasks_lib  # pylint: disable=wrong-import-position
+
+# Figure -> (title, [(variant directory, label)]). Variant directories are the run-directory names that
+# scripts/train.py derives from the gin overlays (e.g. gin/ablations/ssm.gin -> ssm).
+FIGURES = {
+    'fig4_model_designs': ('Model designs (Fig. 4)', [('planet', 'PlaNet (RSSM)'), ('gru', 'Deterministic (GRU)'),
+                                                       ('ssm', 'Stochastic (SSM)')]),
+    'fig5_agent_designs': ('Agent designs (Fig. 5)', [('planet', 'PlaNet'), ('random_shooting', 'Random shooting'),
+                                                       ('random_collection', 'Random collection')]),
+    'fig6_multitask': ('One agent, all tasks (Figs. 6-7)', [('planet', 'Separate agents'),
+                                                             ('multitask', 'Single agent')]),
+    'fig8_overshooting': ('Latent overshooting (Fig. 8)', [('planet', 'RSSM'), ('overshooting', 'RSSM + overshooting'),
+                                                            ('drnn', 'DRNN'), ('drnn-overshooting',
+                                                                               'DRNN + overshooting')]),
+    'fig9_activation': ('Activation functions (Fig. 9)', [('planet', 'RSSM (ReLU)'), ('elu', 'RSSM (ELU)'),
+                                                           ('ssm', 'SSM (ReLU)'), ('ssm-elu', 'SSM (ELU)')]),
+}
+COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
+
+
+def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None):
+  """One figure, a panel per task (default: every registered task). Returns the (task, variant) pairs with no runs."""
+  tasks = list(tasks or tasks_lib.names())
+  rows = 1 if len(tasks) <= 3 else 2
+  cols = -(-len(tasks) // rows)
+  fig, axes = plt.subplots(rows, cols, figsize=(max(3.4 * cols, 5.5), 2.6 * rows + 1.0), squeeze=False)
+  axes = axes.ravel()
+  for ax in axes[len(tasks):]:
+    ax.set_visible(False)
+  missing = []
+  last_episode = 0
+  for ax, task in zip(axes, tasks):
+    for color, (variant, label) in zip(COLORS, variants):
+      selected = [r for r in runs if r.task == task and r.variant == variant]
+      episodes, median, low, high, _ = analysis.pooled_curve(selected)
+      if not episodes:
+        missing.append((task, variant))
+        ax.plot([], [], color=color, label=f'{label} (missing)' if task == tasks[0] else None, alpha=0.3)
+        continue
+      seeds = len({r.seed for r in selected})
+      last_episode = max(last_episode, episodes[-1])
+      ax.plot(episodes, median, color=color, label=f'{label} ({seeds} seed{"s" * (seeds > 1)})'
+              if task == tasks[0] else None)
+      ax.fill_between(episodes, low, high, color=color, alpha=0.2, linewidth=0)
+    for method, style in (('D4PG', '--'), ('A3C', ':')):
+      if task in reference.get(method, {}):
+        ax.axhline(reference[method][task], color='gray', linestyle=style, linewidth=1,
+                   label=f'{method} (1e5 episodes)' if task == tasks[0] else None)
+    ax.set_title(tasks_lib.title(task), fontsize=9)
+    ax.set_xlabel('episodes', fontsize=8)
+    ax.set_ylim(0, 1000)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+  for ax in axes[:len(tasks)]:
+    ax.set_xlim(0, last_episode or 1000)  # Empty panels show the paper's 1000-episode axis.
+  for ax in axes[::cols]:
+    ax.set_ylabel('test return', fontsize=8)
+  fig.suptitle(title, fontsize=10)
+  fig.legend(loc='lower center', ncol=3, fontsize=7, frameon=False)
+  fig.tight_layout(rect=(0, 0.75 / (2.6 * rows + 1.0) + 0.05, 1, 0.95))
+  for ext in ('png', 'pdf'):
+    fig.savefig(os.path.join(out_dir, f'{name}.{ext}'), dpi=150)
+  plt.close(fig)
+  return missing
+
+
+def table1(runs, reference, episode, out_dir, results, variant='planet'):
+  """Table 1 as markdown and CSV: our score per task beside the published rows. Returns the rows."""
+  task_names = tasks_lib.names()
+  header = ['method', 'modality', 'episodes'] + task_names
+  rows = []
+  ours = ['PlaNet (this code)', 'pixels', episode or 'last']
+  notes = []
+  for task in task_names:
+    score = analysis.final_score([r for r in runs if r.task == task and r.variant == variant], episode)
+    if score is None:
+      ours.append('')
+      notes.append(f'{task}: no run')
+    else:
+      mean, seeds, trajectories, used = score
+      ours.append(f'{mean:.0f}')
+      notes.append(f'{task}: {seeds} seed(s), {trajectories} trajectories at episodes {sorted(set(used))}')
+  rows.append(ours)
+  # Two true-simulator rows: the authors' CEM refit (the default, what produced the paper's row) and Algorithm 2's
+  # printed refit.
+  for estimator, label in (('std', 'CEM + true simulator (this code)'),
+                           ('paper', 'CEM + true simulator (this code, printed refit)')):
+    sim_row = [label, 'simulator state', '0']
+    for task in task_names:
+      scores = [r['return'] for r in analysis.true_sim_records(results, task, estimator) if r['settings'] ==
+                list(sweep.CEM_PAPER)]
+      sim_row.append(f'{sum(scores) / len(scores):.0f}' if scores else '')
+      if scores:
+        notes.append(f'{task}: true-simulator CEM ({label[len("CEM + true simulator "):]}) over '
+                     f'{len(scores)} episode(s)')
+    rows.append(sim_row)
+  for method, scores in reference.items():
+    rows.append([method, *_reference_meta(method)] + [f'{scores[t]:.0f}' if t in scores else '' for t in task_names])
+  with open(os.path.join(out_dir, 'table1.csv'), 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(header)
+    writer.writerows(rows)
+  with open(os.path.join(out_dir, 'table1.md'), 'w') as f:
+    f.write('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header) + '\n')
+    for row in rows:
+      f.write('| ' + ' | '.join(str(x) for x in row) + ' |\n')
+    f.write('\nOur row: mean test return over seeds x test trajectories at the last test point at or before '
+            f'episode {episode or "(any)"}, variant `{variant}`.\n')
+    for note in notes:
+      f.write(f'- {note}\n')
+  return rows
+
+
+def fig12(results, out_dir, task='cheetah'):
+  """Fig. 12: CEM with the true simulator, one knob varied at a time. Returns the path, or None (no records)."""
+  variants = [(estimator, analysis.true_sim_records(results, task, estimator)) for estimator in ('std', 'paper')]
+  variants = [(estimator, records) for estimator, records in variants if records]
+  if not variants:
+    return None
+  fig, axes = plt.subplots(1, len(sweep.CEM_SWEEP), figsize=(12, 2.9))
+  for ax, knob in zip(axes, sweep.CEM_SWEEP):
+    present = set()
+    for estimator, records in variants:
+      points = analysis.true_sim_sweep(records, knob)
+      if points:
+        values, means, stds, _ = zip(*points)
+        ax.errorbar(values, means, yerr=stds, marker='o', capsize=3, linestyle='-' if estimator == 'std' else '--',
+                    label="authors' refit" if estimator == 'std' else 'printed refit')
+        present.update(values)
+    missing = [v for v in sweep.CEM_SWEEP[knob] if v not in present]
+    ax.set_xlabel(knob.replace('_', ' ') + (f'\n(missing: {missing})' if missing else ''), fontsize=8)
+    ax.set_ylim(0, 1000)
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=6)
+  axes[0].set_ylabel('return')
+  fig.suptitle(f'CEM with the true simulator, {tasks_lib.title(task)} (Fig. 12): one knob varied, '
+               'the others at H=12, I=10, J=1000, K=100', fontsize=9)
+  fig.tight_layout()
+  os.makedirs(out_dir, exist_ok=True)
+  path = os.path.join(out_dir, f'fig12_true_sim_{task}.png')
+  fig.savefig(path, dpi=150)
+  plt.close(fig)
+  return path
+
+
+def _reference_meta(method):
+  meta = {'A3C': ('proprioceptive', '100000'), 'D4PG': ('pixels', '100000'), 'PlaNet': ('pixels', '1000'),
+          'CEM + true simulator': ('simulator state', '0')}
+  return meta.get(method, ('', ''))
+
+
+def plot_run(run, seed_episodes=5):
+  """One run's own curve into its results directory: returns over episodes and the model's errors."""
+  records = [r for r in run.records if 'episodes' in r]
+  if not records:
+    return None
+  fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+  left.plot([r['episodes'] for r in records], [r['train_return'] for r in records], '.', color='#999999',
+            label='train episodes (with exploration noise)')
+  tests = [r for r in records if r.get('test_return') is not None]
+  left.plot([r['episodes'] for r in tests], [r['test_return'] for r in tests], 'o-', color='#1f77b4',
+            label='test episodes (no noise)')
+  seeds = [r['train_return'] for r in records[:seed_episodes]]
+  if seeds:
+    left.axhline(sum(seeds) / len(seeds), color='#d62728', linestyle='--',
+                 label=f'mean of the {len(seeds)} random seed episodes')
+  left.set_xlabel('episodes')
+  left.set_ylabel('return')
+  left.grid(alpha=0.3)
+  left.legend(fontsize=7)
+  mse = [r for r in records if r.get('openloop_mse') is not None]
+  right.plot([r['episodes'] for r in mse], [r['openloop_mse'] for r in mse], 'o-', color='#2ca02c',
+             label='open-loop image MSE (45 steps after 5 context)')
+  right.set_xlabel('episodes')
+  right.set_ylabel('open-loop MSE', color='#2ca02c')
+  right.grid(alpha=0.3)
+  losses = [r for r in records if r.get('reward_loss') is not None]
+  if losses:
+    twin = right.twinx()
+    twin.plot([r['episodes'] for r in losses], [r['reward_loss'] for r in losses], color='#ff7f0e',
+              label='reward NLL (training)')
+    twin.set_ylabel('reward NLL', color='#ff7f0e')
+  hours = records[-1].get('wall_time', 0) / 3600
+  fig.suptitle(f'{run.task} / {run.variant} / seed{run.seed}: {len(records)} episodes, '
+               f"{records[-1].get('grad_steps', 0)} grad steps, {hours:.1f} h wall time", fontsize=9)
+  fig.tight_layout()
+  path = os.path.join(run.path, 'curve.png')
+  fig.savefig(path, dpi=130)
+  plt.close(fig)
+  return path
+
+
+def plot_all_runs(runs, reference, out_dir):
+  """Every variant found, per task (e.g. the CPU `quick` curve), in one figure."""
+  order = tasks_lib.names()
+  tasks = sorted({r.task for r in runs}, key=lambda t: order.index(t) if t in order else len(order))
+  variants = sorted({r.variant for r in runs})
+  if tasks:
+    plot_comparison('all_runs', 'All runs in results/', [(v, v) for v in variants], runs, reference, out_dir,
+                    tasks=tasks)
+
+
+def regenerate(results, out, reference_path, episode=None):
+  """Table 1, Figs. 4-9, every run's curve and Fig. 12 from `results` into `out`. Returns the runs found."""
+  os.makedirs(out, exist_ok=True)
+  runs = analysis.find_runs(results)
+  reference = analysis.read_reference(reference_path)
+  logging.info('found %d run(s): %s', len(runs), ', '.join(f'{r.task}/{r.variant}/seed{r.seed}' for r in runs))
+  table1(runs, reference, episode, out, results)
+  for name, (title, variants) in FIGURES.items():
+    missing = plot_comparison(name, title, variants, runs, reference, out)
+    if missing:
+      logging.info('%s: missing %s', name, ', '.join(f'{t}/{v}' for t, v in missing))
+  plot_all_runs(runs, reference, out)
+  for run in runs:
+    if not run.variant.startswith('multitask'):
+      plot_run(run)
+  for task in tasks_lib.names():
+    if fig12(results, out, task):
+      logging.info('fig12: true-simulator sweep of %s', task)
+  logging.info('wrote Table 1 and figures to %s', out)
+  return runs
+
+
+def plot_diagnostics(prediction, truth, names, path):
+  """Fig. 11: probe predictions from open-loop features against the simulator's true quantities."""
+  cols = min(4, len(names))
+  rows = -(-len(names) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.2 * rows), squeeze=False)
+  for i, ax in enumerate(axes.ravel()):
+    if i >= len(names):
+      ax.set_visible(False)
+      continue
+    ax.plot(truth[:, i], color='black', label='true')
+    ax.plot(prediction[:, i], color='#d62728', label='open-loop prediction')
+    ax.set_title(names[i], fontsize=8)
+    ax.tick_params(labelsize=7)
+  axes[0][0].legend(fontsize=6)
+  fig.suptitle('State diagnostics (Fig. 11): probes on open-loop features vs. the simulator', fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=130)
+  plt.close(fig)

@@ -1,0 +1,188 @@
+"""The codebase's shape: one task registry read everywhere, a model added by one module + one gin file, imports
+that point one way (no cycles), thin scripts, and no reaching into other modules' private names."""
+import ast
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from conftest import tiny_gin
+from planet import analysis
+from planet import cli
+from planet import envs
+from planet import figures
+from planet import tasks
+from planet import training
+from planet import true_sim
+from planet import world_model
+
+PACKAGE = os.path.join(ROOT, 'planet')
+SCRIPTS = os.path.join(ROOT, 'scripts')
+
+
+def _modules():
+  """{module name: path} of every module of the package."""
+  found = {}
+  for directory, _, files in os.walk(PACKAGE):
+    for name in files:
+      if name.endswith('.py'):
+        path = os.path.join(directory, name)
+        module = os.path.relpath(path, ROOT)[:-3].replace(os.sep, '.')
+        found[module[:-len('.__init__')] if module.endswith('.__init__') else module] = path
+  return found
+
+
+def _imports(path):
+  """Absolute names imported by a file (`from planet import x` gives planet.x), with their line numbers."""
+  names = []
+  for node in ast.walk(ast.parse(open(path).read())):
+    if isinstance(node, ast.Import):
+      names += [(alias.name, node.lineno) for alias in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      names += [(f'{node.module}.{alias.name}', node.lineno) for alias in node.names]
+      names.append((node.module, node.lineno))
+  return names
+
+
+def _graph():
+  modules = _modules()
+  graph = {}
+  for module, path in modules.items():
+    graph[module] = {name for name, _ in _imports(path) if name in modules and name != module}
+  return graph
+
+
+def test_no_import_cycles_in_the_package():
+  graph = _graph()
+  state = {}
+
+  def visit(module, stack):
+    state[module] = 'open'
+    for child in sorted(graph[module]):
+      if state.get(child) == 'open':
+        cycle = stack[stack.index(child):] + [child] if child in stack else [module, child]
+        pytest.fail('import cycle: ' + ' -> '.join(cycle))
+      if child not in state:
+        visit(child, stack + [child])
+    state[module] = 'done'
+
+  for module in sorted(graph):
+    if module not in state:
+      visit(module, [module])
+
+
+def test_envs_and_the_env_worker_never_import_tensorflow():
+  # TensorFlow and Mesa's EGL in one process crash: the worker's whole import closure must stay TF-free.
+  graph, modules = _graph(), _modules()
+  closure, todo = set(), ['planet.env_worker']
+  while todo:
+    module = todo.pop()
+    if module not in closure:
+      closure.add(module)
+      todo += graph[module]
+  assert 'planet.envs' in closure and 'planet.tasks' in closure
+  for module in closure:
+    external = {name.split('.')[0] for name, _ in _imports(modules[module])}
+    assert not external & {'tensorflow', 'tensorflow_probability'}, module
+
+
+def test_scripts_are_thin():
+  scripts = {name[:-3] for name in os.listdir(SCRIPTS) if name.endswith('.py')}
+  for name in sorted(scripts):
+    path = os.path.join(SCRIPTS, f'{name}.py')
+    text = open(path).read()
+    assert 'sys.path' not in text, f'{name}.py edits sys.path: the package is installed'
+    imported = {module.split('.')[0] for module, _ in _imports(path)}
+    assert not imported & scripts, f'{name}.py imports another script: move shared code into planet/'
+    functions = [node.name for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)]
+    assert functions == ['main'], f'{name}.py defines {functions}: library code belongs in planet/'
+
+
+def test_no_private_names_used_across_modules():
+  for directory in (PACKAGE, SCRIPTS):
+    for root, _, files in os.walk(directory):
+      for name in files:
+        if name.endswith('.py'):
+          text = open(os.path.join(root, name)).read()
+          assert 'protected-access' not in text, f'{name} reaches into a private name'
+          for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or '').startswith('planet'):
+              assert not any(alias.name.startswith('_') for alias in node.names), f'{name}: {node.module}'
+
+
+@pytest.fixture
+def made_up_task():
+  """A task that is not the paper's, registered the way planet/tasks.py registers the six."""
+  cartpole = tasks.get('cartpole')
+  task = tasks.register(tasks.Task('balance', 'cartpole', 'balance', 'Cartpole Balance', 8,
+                                   true_reward=cartpole.true_reward, sensors=cartpole.sensors))
+  yield task
+  tasks.unregister('balance')
+
+
+def test_a_registered_task_appears_everywhere(made_up_task, tmp_path):
+  assert 'balance' in tasks.names() and tasks.title('balance') == 'Cartpole Balance'
+  # The command line accepts it, and an unknown name is still refused with the list of tasks.
+  cli.parse([], tiny_gin(["train.task = 'balance'"]))
+  assert cli.configure(['gin/base.gin'], ["train.task = 'balance'"]).endswith(os.path.join('balance', 'planet',
+                                                                                           'seed0'))
+  with pytest.raises(ValueError, match='balance'):
+    tasks.get('balanse')
+  # Its environment: rendered pixels in a worker process that learned the task from the parent.
+  env = envs.make_env('balance', max_env_steps=16)
+  try:
+    obs = env.reset(seed=0)
+    assert obs['image'].shape == (64, 64, 3) and env.action_repeat == 8
+    _, reward, done, _ = env.step(np.zeros(1))
+    assert reward > 0 and not done  # Balance starts upright: reward from the first step.
+  finally:
+    env.close()
+  # CEM with the true simulator scores it with its reward.
+  sim = true_sim.TrueSimulator('balance', threads=1, max_env_steps=16)
+  sim.reset(0)
+  assert sim.returns(sim.state(), np.zeros((2, 3, 1))).shape == (2,)
+  # Table 1 gets a column (empty without a run or reference numbers), figures a panel, multitask a member.
+  results = tmp_path / 'results'
+  os.makedirs(results / 'balance' / 'planet' / 'seed0')
+  (results / 'balance' / 'planet' / 'seed0' / 'metrics.jsonl').write_text(
+      '{"episodes": 10, "test_returns": [500.0], "test_return": 500.0}\n')
+  runs = analysis.find_runs(str(results))
+  rows = figures.table1(runs, analysis.read_reference(os.path.join(ROOT, 'results', 'reference', 'table1.csv')),
+                        None, str(tmp_path), str(results))
+  assert rows[0][-1] == '500'  # Our row, the new last column.
+  header = next(csv.reader(open(tmp_path / 'table1.csv')))
+  assert header[-1] == 'balance'
+  assert figures.plot_comparison('fig', 'title', [('planet', 'PlaNet')], runs, {}, str(tmp_path)) == [
+      (task, 'planet') for task in tasks.names() if task != 'balance']
+  assert training.task_list('multitask')[-1] == 'balance'  # One agent for all tasks (Figs. 6-7) includes it.
+
+
+def test_a_model_is_one_module_and_one_gin_file(tmp_path, monkeypatch):
+  """A new state-space model needs its module and a gin file that imports it: no list to extend elsewhere."""
+  (tmp_path / 'my_model.py').write_text(textwrap.dedent('''
+      import gin
+      from planet.models import rssm
+
+      @gin.configurable
+      class MeanRSSM(rssm.RSSM):
+        """The RSSM that always takes the predicted mean."""
+
+        def __init__(self, *args, **kwargs):
+          super().__init__(*args, mean_only=True, **kwargs)
+      '''))
+  (tmp_path / 'my_model.gin').write_text('import my_model\nWorldModel.dynamics = @MeanRSSM\n')
+  monkeypatch.syspath_prepend(str(tmp_path))
+  cli.parse([str(tmp_path / 'my_model.gin')], tiny_gin())
+  model = world_model.WorldModel(1)
+  assert type(model.dynamics).__name__ == 'MeanRSSM' and model.dynamics.mean_only
+
+
+def test_train_script_help_runs_from_any_directory(tmp_path):
+  result = subprocess.run([sys.executable, os.path.join(SCRIPTS, 'train.py'), '--help'], cwd=tmp_path,
+                          capture_output=True, timeout=120)
+  assert result.returncode == 0 and b'--gin_file' in result.stdout
