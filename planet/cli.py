@@ -4,11 +4,25 @@ gin files import the modules whose configurables they bind (`import planet.train
 planet.models.ssm` in gin/ablations/ssm.gin), so a new model needs no list here.
 """
 import functools
+import importlib
+import inspect
 import os
+import re
+import sys
+import tokenize
 
 import gin
 
+from planet import rundir
 from planet import tasks as tasks_lib
+
+# Exit codes of scripts/train.py (and the other scripts), which scripts/sweep.py acts on: only a crash is retried.
+EXIT_OK = 0
+EXIT_CRASH = 1  # An unexpected exception (Python's own code for an uncaught one).
+EXIT_BAD_INPUT = 2  # Bad configuration or command line (argparse's code too); nothing was started.
+EXIT_DIVERGED = 3  # The loss became NaN/inf; the last good checkpoint is kept.
+EXIT_BUSY = 4  # Another process holds the run directory's lock.
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: stopped cleanly between episodes, resumable (128 + SIGINT).
 
 
 class ConfigError(ValueError):
@@ -40,25 +54,127 @@ def parse(gin_files, gin_params):
   _add_search_path()
   try:
     gin.parse_config_files_and_bindings(gin_files, gin_params, finalize_config=False)
-  except (ValueError, KeyError, SyntaxError) as e:
-    first = str(e).strip().splitlines()[0]
+  except (ValueError, KeyError, SyntaxError, tokenize.TokenError) as e:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     raise ConfigError(f'bad gin configuration: {first} (check the spelling against the gin files in gin/)') \
         from e
   except ImportError as e:
     raise ConfigError(f'bad gin configuration: a gin file imports a module that does not exist ({e})') from e
+  check_types()
 
 
-def default_logdir(gin_files):
-  """logs/<task>/<config>/seed<N>: config names the gin files after the first, or `planet`."""
+def _configurables():
+  """{name: callable} of the gin configurables in the loaded planet modules (functions and classes)."""
+  found = {}
+  for name, module in list(sys.modules.items()):
+    if name.startswith('planet.') and module is not None:
+      for attribute, value in vars(module).items():
+        if callable(value) and getattr(value, '__module__', None) == name:
+          found.setdefault(attribute, value)
+  return found
+
+
+def _type_matches(value, default):
+  if isinstance(default, bool) or isinstance(value, bool):
+    return isinstance(value, bool) and isinstance(default, bool)
+  if isinstance(default, int):
+    return isinstance(value, int)
+  if isinstance(default, float):
+    return isinstance(value, (int, float))
+  if isinstance(default, str):
+    return isinstance(value, str)
+  if isinstance(default, (tuple, list)):
+    return isinstance(value, (tuple, list))
+  return True
+
+
+def check_types():
+  """Refuses (ConfigError) a binding whose value has another type than the parameter's default, e.g.
+  `train.batch_size = '50'`, before anything runs."""
+  configurables = _configurables()
+  for key in rundir.bindings(gin.config_str()):
+    if '/' in key or key.count('.') != 1:
+      continue
+    name, param = key.split('.')
+    target = configurables.get(name)
+    if target is None:
+      continue
+    try:
+      parameter = inspect.signature(target).parameters.get(param)
+    except (TypeError, ValueError):
+      continue
+    if parameter is None or parameter.default in (inspect.Parameter.empty, None, gin.REQUIRED):
+      continue
+    value = gin.query_parameter(key)
+    if not _type_matches(value, parameter.default):
+      raise ConfigError(f'bad gin configuration: {key} = {value!r} is a {type(value).__name__}, but it takes a '
+                        f'{type(parameter.default).__name__} (default {parameter.default!r})')
+
+
+# MUJOCO_GL values dm_control understands.
+RENDERING_BACKENDS = ('egl', 'osmesa', 'glfw')
+
+
+def check_rendering_backend():
+  """Refuses (ConfigError) a MUJOCO_GL value that dm_control does not know."""
+  backend = os.environ.get('MUJOCO_GL', 'egl')
+  if backend not in RENDERING_BACKENDS:
+    raise ConfigError(f'MUJOCO_GL={backend!r} is not a rendering backend: use egl (the default; GPU or Mesa), '
+                      'osmesa (software, slower) or glfw (needs a display)')
+
+
+def import_tensorflow(verbose=False):
+  """Imports TensorFlow quietly: its C++ start-up lines (and, on a machine without an NVIDIA driver, the
+  'failed call to cuInit' error) are hidden unless `verbose` or the user set TF_CPP_MIN_LOG_LEVEL. Call before
+  anything imports TensorFlow (parsing gin/base.gin does). Returns the module."""
+  if verbose:
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
+    return importlib.import_module('tensorflow')
+  no_driver = not os.path.exists('/dev/nvidiactl') and 'CUDA_VISIBLE_DEVICES' not in os.environ
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3' if no_driver else '2')
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, 2)  # The lines written before TensorFlow reads its log level come from C++: no Python filter.
+  try:
+    tf = importlib.import_module('tensorflow')
+    tf.config.list_physical_devices('GPU')
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+  return tf
+
+
+def default_logdir(gin_files, gin_params=()):
+  """logs/<task>/<config>/seed<N>. <config> names the gin files after the first (`planet` when none) and then
+  the --gin_param bindings, as in `planet+cem_plan.horizon=8`, so two experiments never share a directory.
+  Files and bindings that change only how a run executes (gin/gpu.gin, rundir.EXECUTION_ONLY) and train.seed
+  (the last part) leave the name alone."""
   task = gin.query_parameter('train.task')
   seed = _query('train.seed', 0)
-  names = [os.path.splitext(os.path.basename(path))[0] for path in gin_files[1:]]
-  names = [name for name in names if name not in ('base', task)]
-  return os.path.join('logs', task, '-'.join(names) or 'planet', f'seed{seed}')
+  names = []
+  for path in gin_files[1:]:
+    name = os.path.splitext(os.path.basename(path))[0]
+    with open(resolve(path)) as f:
+      keys = set(rundir.bindings(f.read()))
+    if name not in ('base', task) and not (keys and keys <= set(rundir.EXECUTION_ONLY)):
+      names.append(name)
+  params = []
+  for param in gin_params:
+    key = param.split('=')[0].strip()
+    if key not in rundir.EXECUTION_ONLY and key != 'train.seed':
+      params.append(re.sub(r"[\s'\"]", '', param).replace('/', '_'))
+  config = '-'.join(names) or 'planet'
+  if params:
+    config += '+' + '+'.join(params)
+  return os.path.join('logs', task, config, f'seed{seed}')
 
 
-def query(name):
-  return gin.query_parameter(name)
+def query(name, default=gin.REQUIRED):
+  """The bound value of `name`; `default` when it is unbound (a ValueError without one)."""
+  if default is gin.REQUIRED:
+    return gin.query_parameter(name)
+  return _query(name, default)
 
 
 def _query(name, default):
@@ -82,4 +198,4 @@ def configure(gin_files, gin_params, logdir=None):
       tasks_lib.get(task)
     except ValueError as e:
       raise ConfigError(str(e)) from e
-  return logdir or default_logdir(gin_files)
+  return logdir or default_logdir(gin_files, gin_params)

@@ -8,6 +8,7 @@ cannot corrupt the stream.
 """
 import os
 import pickle
+import signal
 import struct
 import sys
 import traceback
@@ -30,6 +31,8 @@ def _write(stream, message):
 
 
 def main():
+  # Ctrl-C reaches the whole process group: the trainer stops cleanly and closes this worker; no traceback here.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
   out = os.fdopen(os.dup(1), 'wb')
   os.dup2(2, 1)  # Anything printed by libraries goes to stderr, never into the protocol stream.
   inp = sys.stdin.buffer
@@ -53,7 +56,7 @@ def main():
         raise ValueError(f'unknown command {command!r}')
       _write(out, ('ok', result))
     except Exception as e:  # pylint: disable=broad-except
-      _write(out, ('error', f'{type(e).__name__}: {e}\n{traceback.format_exc()}'))
+      _write(out, ('error', (f'{type(e).__name__}: {e}', traceback.format_exc())))
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@ times and observes once (so only every R-th frame is rendered), `PaddedActions` 
 Real tasks run in a worker process (`planet.env_worker`, driven by `DMControlEnv`) that never imports TensorFlow.
 """
 import dataclasses
+import importlib
 import logging
 import os
 import pickle
@@ -74,7 +75,9 @@ class DMControlEnv:
           'restarted at the next reset(). A negative code or 139 is usually a crash in the renderer: check '
           f"MUJOCO_GL (now {os.environ.get('MUJOCO_GL', 'egl')!r}).") from e
     if status == 'error':
-      raise EnvWorkerError(f'environment {self.name!r} failed in {command!r}: {result}')
+      message, trace = result
+      logging.debug('environment worker traceback:\n%s', trace)
+      raise EnvWorkerError(f'environment {self.name!r} failed in {command!r}: {message}')
     return result
 
   def _read_exactly(self, size):
@@ -122,6 +125,36 @@ class DMControlEnv:
       pass
 
 
+def _rendering_error(error):
+  backend = os.environ.get('MUJOCO_GL', 'egl')
+  first = (str(error).splitlines() or [''])[0][:200]
+  return RuntimeError(
+      f'rendering with MUJOCO_GL={backend} failed ({type(error).__name__}: {first}); install its system libraries '
+      '(Debian: apt-get install libegl1 libgl1-mesa-dri for egl, libosmesa6 for osmesa) or set MUJOCO_GL to a '
+      'backend that works here (see README, Troubleshooting)')
+
+
+def _import_suite(render):
+  """dm_control.suite, imported here and not at module level: the training process imports this module too, and
+  must never load a renderer. Version and rendering problems become one-line RuntimeErrors naming the fix."""
+  try:  # mujoco and dm_control._render load the MUJOCO_GL backend's system libraries.
+    mujoco = importlib.import_module('mujoco')
+    if render:
+      importlib.import_module('dm_control._render')
+  except Exception as e:  # pylint: disable=broad-except
+    raise _rendering_error(e) from e
+  if int(mujoco.__version__.split('.')[0]) != 3:
+    raise RuntimeError(f'mujoco {mujoco.__version__} is installed, but dm-control==1.0.50 needs mujoco 3.x '
+                       '(tested: mujoco==3.17.0): reinstall with `pip install -e .`.')
+  try:
+    return importlib.import_module('dm_control.suite')
+  except Exception as e:  # pylint: disable=broad-except
+    raise RuntimeError(
+        f'importing dm_control failed ({type(e).__name__}: {e}). This project is tested with '
+        'dm-control==1.0.50 and mujoco==3.17.0 (mujoco 4.x breaks dm-control 1.0.50): '
+        "reinstall with `pip install -e .`.") from e
+
+
 class SuiteTask:
   """One dm_control suite task, one control step at a time; renders the task's camera only in observe().
 
@@ -132,17 +165,7 @@ class SuiteTask:
   def __init__(self, task, seed=0, size=IMAGE_SIZE, render=True):
     """`task`: a planet.tasks.Task or a registered task's name."""
     task = tasks_lib.get(task) if isinstance(task, str) else task
-    import mujoco  # pylint: disable=import-outside-toplevel
-    if int(mujoco.__version__.split('.')[0]) != 3:
-      raise RuntimeError(f'mujoco {mujoco.__version__} is installed, but dm-control==1.0.50 needs mujoco 3.x '
-                         '(tested: mujoco==3.17.0): reinstall with `pip install -e .`.')
-    try:
-      from dm_control import suite  # pylint: disable=import-outside-toplevel
-    except Exception as e:  # pylint: disable=broad-except
-      raise RuntimeError(
-          f'importing dm_control failed ({type(e).__name__}: {e}). This project is tested with '
-          'dm-control==1.0.50 and mujoco==3.17.0 (mujoco 4.x breaks dm-control 1.0.50): '
-          "reinstall with `pip install -e .`.") from e
+    suite = _import_suite(render)
     self.name = task.name
     self.env = suite.load(task.domain, task.task, task_kwargs={'random': seed})
     self._size, self._camera, self._render = size, task.camera, render
@@ -157,11 +180,7 @@ class SuiteTask:
     try:
       return self.env.physics.render(self._size, self._size, camera_id=self._camera)
     except Exception as e:  # pylint: disable=broad-except
-      backend = os.environ.get('MUJOCO_GL', '<unset>')
-      raise RuntimeError(
-          f'rendering with MUJOCO_GL={backend} failed ({type(e).__name__}: {e}). Install an EGL driver '
-          '(Debian: apt-get install libegl1 libgl1-mesa-dri) or set MUJOCO_GL to a backend that works on this '
-          'machine (egl, glfw, osmesa).') from e
+      raise _rendering_error(e) from e
 
   def reset(self, seed=None):
     if seed is not None:

@@ -36,7 +36,7 @@ class LoadedRun:
     self.task = gin.query_parameter('train.task')
     self.checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
     if not self.checkpoint:
-      raise FileNotFoundError(f'no checkpoint in {logdir}/checkpoints yet')
+      raise FileNotFoundError(f'no checkpoint in {logdir}/checkpoints yet: the run has not finished an episode')
     self.env = envs.make_env(self.task, seed=0) if make_env else None
     action_size = self.env.action_size if self.env else self._action_size()
     self.model = world_model_lib.WorldModel(action_size)

@@ -1,6 +1,5 @@
 """Run outputs: metrics.jsonl (one JSON object per collected episode), TensorBoard scalars/images, GIFs."""
 import io
-import json
 import math
 import os
 
@@ -25,8 +24,7 @@ class MetricsLogger:
 
   def write(self, record, step):
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
-    with open(self._path, 'a') as f:
-      f.write(json.dumps(clean) + '\n')
+    rundir.append_jsonl(self._path, clean)
     writer, tf = self._tb()
     with writer.as_default():
       for key, value in record.items():

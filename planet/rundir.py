@@ -1,6 +1,11 @@
-"""Files of a run directory, written safely: atomic writes (temporary name, then rename) and JSON lines."""
+"""A run directory: atomic writes (temporary name, then rename), JSON lines, the experiment it holds (a resume
+with another experiment is refused) and a lock that keeps a second writer out."""
+import fcntl
 import json
+import logging
 import os
+import re
+import socket
 import uuid
 
 
@@ -19,15 +24,123 @@ def write_atomically(path, data):
 
 
 def read_jsonl(path):
-  """The JSON objects of a .jsonl file, one per non-empty line; [] when the file does not exist."""
+  """The JSON objects of a .jsonl file, one per non-empty line; [] when the file does not exist. A last line cut
+  short by a kill is skipped with a warning."""
   if not os.path.exists(path):
     return []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    lines = [line for line in f if line.strip()]
+  records = []
+  for number, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except json.JSONDecodeError:
+      if number < len(lines) - 1:
+        raise
+      logging.warning('%s: skipping an incomplete last line (the writer was stopped mid-line)', path)
+  return records
 
 
 def append_jsonl(path, record):
   """Appends one JSON object as a line (one writer per file: see the run-directory lock)."""
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path, 'a') as f:
-    f.write(json.dumps(record) + '\n')
+  with open(path, 'a+b') as f:
+    f.seek(0, os.SEEK_END)
+    if f.tell():
+      f.seek(-1, os.SEEK_END)
+      if f.read(1) != b'\n':  # A line cut short by a kill: end it, so it stays one (skipped) line.
+        f.write(b'\n')
+    f.write((json.dumps(record) + '\n').encode())
+
+
+# --- Run identity: which bindings make an experiment, and the lock that keeps one writer per run directory.
+
+# Bindings that change how a run executes, not what it computes (gin/gpu.gin), or how long it goes on: they
+# neither name the run directory nor block a resume.
+EXECUTION_ONLY = ('Learner.jit_compile', 'Agent.jit_compile', 'train.total_episodes')
+_BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
+
+
+class RunDirError(RuntimeError):
+  """A run directory that cannot be used as asked (another experiment, not a directory, cannot be created)."""
+
+
+class RunDirBusy(RunDirError):
+  """Another process holds the run directory's lock."""
+
+
+def bindings(config_text):
+  """{'Scope.param': 'value text'} of a gin config text (imports, comments and macros' layout ignored)."""
+  found, key = {}, None
+  for line in config_text.splitlines():
+    stripped = line.strip()
+    if not stripped or stripped.startswith('#') or stripped.startswith('import ') or stripped.startswith('include '):
+      key = None
+      continue
+    match = _BINDING.match(line)
+    if match and not line[0].isspace():
+      key = match.group(1)
+      found[key] = match.group(2).strip()
+    elif key:  # A value continued over several lines.
+      found[key] += ' ' + stripped
+  return found
+
+
+def experiment(config_text):
+  """The bindings that define the experiment: everything but EXECUTION_ONLY."""
+  return {key: value for key, value in bindings(config_text).items() if key not in EXECUTION_ONLY}
+
+
+def check_same_experiment(logdir, config_text):
+  """Records the experiment's bindings in <logdir>/experiment.json on first use; afterwards refuses (RunDirError)
+  a configuration whose experiment differs, naming the differing bindings."""
+  path = os.path.join(logdir, 'experiment.json')
+  current = experiment(config_text)
+  if not os.path.exists(path):
+    write_atomically(path, json.dumps(current, indent=1, sort_keys=True))
+    return
+  with open(path) as f:
+    recorded = json.load(f)
+  differing = sorted(set(recorded) | set(current), key=str)
+  differing = [key for key in differing if recorded.get(key) != current.get(key)]
+  if differing:
+    shown = '; '.join(f'{key}: {recorded.get(key, "(unset)")} -> {current.get(key, "(unset)")}' for key in differing[:4])
+    more = f' and {len(differing) - 4} more' if len(differing) > 4 else ''
+    raise RunDirError(f'{logdir} holds another experiment ({shown}{more}); resume it with its original settings, '
+                      'or give this one another --logdir')
+
+
+class Lock:
+  """An exclusive lock on a run directory (fcntl on <logdir>/.lock), held until `release` or process exit."""
+
+  def __init__(self, logdir):
+    self.path = os.path.join(logdir, '.lock')
+    self._file = open(self.path, 'a+')  # pylint: disable=consider-using-with
+    try:
+      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      self._file.seek(0)
+      owner = self._file.read().strip() or 'another process'
+      self._file.close()
+      raise RunDirBusy(f'{logdir} is in use by {owner}; wait for it to finish or stop it, or use another '
+                        '--logdir') from e
+    self._file.seek(0)
+    self._file.truncate()
+    self._file.write(f'pid {os.getpid()} on {socket.gethostname()}')
+    self._file.flush()
+
+  def release(self):
+    if not self._file.closed:
+      fcntl.flock(self._file, fcntl.LOCK_UN)
+      self._file.close()
+
+
+def prepare(logdir):
+  """Creates the run directory (RunDirError with the reason when it cannot be) and returns its Lock."""
+  if os.path.exists(logdir) and not os.path.isdir(logdir):
+    raise RunDirError(f'the run directory {logdir} is a file; give another --logdir')
+  try:
+    os.makedirs(logdir, exist_ok=True)
+  except OSError as e:
+    raise RunDirError(f'cannot create the run directory {logdir} ({e.strerror}); give another --logdir') from e
+  return Lock(logdir)

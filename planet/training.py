@@ -8,9 +8,12 @@
   metrics.jsonl, tensorboard/, videos/, config.gin, operative_config.gin
 All randomness is derived from (seed, counters), so a resumed run continues with fresh, reproducible seeds.
 """
+import contextlib
 import functools
 import logging
 import os
+import signal
+import threading
 import time
 import zlib
 
@@ -31,6 +34,10 @@ from planet import world_model as world_model_lib
 
 class TrainingDiverged(RuntimeError):
   """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class SetupError(RuntimeError):
+  """The run could not start (e.g. an environment that cannot render); nothing was collected."""
 
 
 def derive_seed(*parts):
@@ -79,10 +86,10 @@ class Every:
     return bool(self.interval) and count % self.interval == 0
 
 
-@gin.configurable(denylist=['logdir'])
+@gin.configurable(denylist=['logdir', 'progress', 'command'])
 def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=5, collect_interval=100,
           batch_size=50, chunk_length=50, test_every=10, test_episodes=1, final_test_episodes=10,
-          video_every=50, random_collection=False, multitask_tasks=None, progress=True):
+          video_every=50, random_collection=False, multitask_tasks=None, progress=True, command=None):
   """Trains PlaNet on `task` in `logdir`, resuming from whatever the directory holds. Returns the metrics.
 
   `task='multitask'` trains one agent on `multitask_tasks` (default: every registered task; Figs. 6-7): action
@@ -90,13 +97,55 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
   C = `collect_interval` stays the number of updates per collected episode, so a round of N tasks does C x N
   updates (the authors' code: one episode per task every 30,000 samples = 600 updates of batch 50 for six
   tasks). Episode counts (`total_episodes`, `seed_episodes`, `test_every`) are per task.
+
+  The run directory is locked for the run (rundir.RunDirBusy for a second writer) and must hold the same
+  experiment (rundir.RunDirError otherwise); a complete run returns at once. `command` (a line of provenance) is
+  appended to <logdir>/command.txt when training starts or resumes.
   """
-  trainer = Trainer(logdir, task, task_list(task, multitask_tasks), seed=seed, batch_size=batch_size, chunk_length=chunk_length)
+  names = task_list(task, multitask_tasks)
+  lock = rundir.prepare(logdir)  # One writer per run directory.
   try:
-    return trainer.run(total_episodes, seed_episodes, collect_interval, test_every, test_episodes,
-                       final_test_episodes, video_every, random_collection, progress)
+    rundir.check_same_experiment(logdir, gin.config_str())
+    done = episodes_on_disk(logdir)
+    if done >= total_episodes * len(names):
+      logging.info('%s is complete: %d of %d episodes; nothing to do', logdir, done, total_episodes * len(names))
+      return logger_lib.read_metrics(logdir)
+    if command:
+      with open(os.path.join(logdir, 'command.txt'), 'a') as f:
+        f.write(command + '\n')
+    try:
+      trainer = Trainer(logdir, task, names, seed=seed, batch_size=batch_size, chunk_length=chunk_length)
+    except envs.EnvWorkerError as e:
+      raise SetupError(str(e)) from e
+    try:
+      return trainer.run(total_episodes, seed_episodes, collect_interval, test_every, test_episodes,
+                         final_test_episodes, video_every, random_collection, progress)
+    finally:
+      trainer.close()
   finally:
-    trainer.close()
+    lock.release()
+
+
+def episodes_on_disk(logdir):
+  """Collected training episodes in a run directory (all tasks together)."""
+  return len(replay_lib.list_episodes(os.path.join(logdir, 'train_episodes')))
+
+
+def cpu_episode_minutes():
+  """Expected minutes per collected episode on a 2-core CPU for the parsed configuration, from figures measured
+  on the project's 2-core AMD EPYC (results/benchmarks/cpu_amd_epyc_2core.jsonl: train step B=50 x L=50 4.6-5.7 s,
+  plan call J=1000 I=10 H=12 0.7-0.9 s; time scales with the frames and candidate steps)."""
+  query = gin.query_parameter
+  frames = query('train.batch_size') * query('train.chunk_length')
+  updates = query('train.collect_interval')
+  candidate_steps = query('cem_plan.candidates') * query('cem_plan.iterations') * query('cem_plan.horizon')
+  try:
+    repeat = query('make_env.action_repeat')
+  except ValueError:
+    repeat = 4
+  agent_steps = query('make_env.max_env_steps') // repeat
+  seconds = updates * 5.0 * frames / 2500 + agent_steps * 0.8 * candidate_steps / 120000
+  return seconds / 60
 
 
 def task_list(task, multitask_tasks=None):
@@ -124,7 +173,12 @@ class Trainer:
     self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.learner.optimizer)
     self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(logdir, 'checkpoints'), max_to_keep=2)
     if self.manager.latest_checkpoint:
-      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      try:
+        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      except (ValueError, AssertionError, tf.errors.OpError) as e:
+        raise rundir.RunDirError(
+            f'cannot resume {logdir}: its checkpoint does not fit this model ({str(e).splitlines()[0][:200]}); resume '
+            'it with its original settings, or give this run another --logdir') from e
       logging.info('resumed from %s: %d episodes, %d grad steps', self.manager.latest_checkpoint,
                    self.train_replay.num_episodes, int(self.learner.optimizer.step))
     self.metrics = logger_lib.MetricsLogger(logdir)
@@ -145,8 +199,11 @@ class Trainer:
     test_clock, video_clock = Every(test_every), Every(video_every)
     start_time = time.time()
     wall_offset = (logger_lib.read_metrics(self.logdir) or [{}])[-1].get('wall_time', 0.0)
-    bar = tqdm.tqdm(total=total_episodes * len(self.tasks), initial=sum(self.counts), disable=not progress,
-                    desc=f'{self.name} episodes', dynamic_ncols=True)
+    total = total_episodes * len(self.tasks)
+    # tqdm's own estimate would average in the quick random seed episodes: ours uses planned episodes only.
+    bar = tqdm.tqdm(total=total, initial=sum(self.counts), disable=not progress, desc=f'{self.name} episodes',
+                    dynamic_ncols=True, bar_format='{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}')
+    planned_seconds = []
     try:
       while min(self.counts) < total_episodes:
         # Tasks left behind by an interrupted round are collected first, without updates.
@@ -154,40 +211,52 @@ class Trainer:
         record, timings = {}, {}
         if len(behind) == len(self.tasks) and min(self.counts) >= seed_episodes:
           # Lines 4-7: C updates per episode about to be collected.
-          record, timings['update_time'] = self.update_phase(collect_interval * len(self.tasks))
+          steps = collect_interval * len(self.tasks)
+          show = (lambda k: bar.set_postfix_str(f'update {k}/{steps}', refresh=True)) if progress else None
+          record, timings['update_time'] = self.update_phase(steps, show)
         for index in behind:
           # Lines 8-16: one episode, random for the S seed episodes (and with random collection).
           random = self.counts[index] < seed_episodes or random_collection
-          record.update(self.collect_phase(index, random))
+          episode, collected = self.collect_phase(index, random)
+          record.update(collected)
           timings['collect_time'] = record.pop('collect_time')
-          episodes = self.counts[index]
+          episodes = record['episodes']
           final = episodes == total_episodes
           count = final_test_episodes if final else (
               test_episodes if episodes >= seed_episodes and test_clock(episodes) else 0)
+          tests = []
           if count:
             videos = bool(video_every) and (video_clock(episodes) or final)
-            record.update(self.test_phase(index, count, videos))
+            tests, tested = self.test_phase(index, episodes, count, videos)
+            record.update(tested)
             timings['test_time'] = record.pop('test_time')
-          self.save_phase(record, timings, lambda: wall_offset + time.time() - start_time)
+          self.save_phase(index, episode, tests, record, timings, lambda: wall_offset + time.time() - start_time)
+          if not random:
+            planned_seconds.append(sum(timings.values()))
           record, timings = {}, {}
           bar.update(1)
-          bar.set_postfix({k: f'{v:.3g}' for k, v in self.last_record.items()
-                           if k in ('train_return', 'test_return', 'loss')})
+          shown = {k: f'{v:.3g}' for k, v in self.last_record.items() if k in ('train_return', 'test_return', 'loss')}
+          if planned_seconds:
+            left = np.mean(planned_seconds[-10 * len(self.tasks):]) * (total - sum(self.counts))
+            shown['left'] = f'~{int(left // 3600)}h{int(left % 3600 // 60):02d}m'
+          bar.set_postfix(shown)
     finally:
       bar.close()
     return logger_lib.read_metrics(self.logdir)
 
-  def update_phase(self, steps):
-    """`steps` train steps on chunks drawn uniformly from the dataset; returns (mean loss terms, seconds)."""
+  def update_phase(self, steps, on_step=None):
+    """`steps` train steps on chunks drawn uniformly from the dataset; returns (mean loss terms, seconds).
+    `on_step(k)` is called after the k-th step (progress display)."""
     if self.prefetch is None:
       self.prefetch = replay_lib.Prefetcher(self.train_replay, self.batch_size, self.chunk_length, seed=int(
           derive_seed(self.seed, 'replay', int(self.learner.optimizer.step))[1]))
     tic = time.time()
-    terms = update(self.learner, self.prefetch, steps, self.seed)
+    terms = update(self.learner, self.prefetch, steps, self.seed, on_step)
     return terms, time.time() - tic
 
   def collect_phase(self, index, random):
-    """One training episode of task `index` (random actions, or the planner with exploration noise)."""
+    """One training episode of task `index` (random actions, or the planner with exploration noise).
+    Returns (episode, its metrics); save_phase stores both."""
     env, name = self.envs[index], self.tasks[index]
     tic = time.time()
     policy = self.random_agent if random else self.agent
@@ -195,35 +264,41 @@ class Trainer:
                                    explore=True)
     episode['task'] = np.full(len(episode['reward']), index, np.int8)
     collect_time = time.time() - tic
-    self.train_replay.add(episode)
-    self.counts[index] += 1
-    self.env_steps[index] += (len(episode['reward']) - 1) * env.action_repeat
-    return dict(task=name, episodes=self.counts[index], env_steps=self.env_steps[index],
-                agent_steps=self.env_steps[index] // env.action_repeat, all_episodes=sum(self.counts),
-                grad_steps=int(self.learner.optimizer.step), train_return=_episode_return(episode),
-                collect_time=collect_time)
+    env_steps = self.env_steps[index] + (len(episode['reward']) - 1) * env.action_repeat
+    return episode, dict(task=name, episodes=self.counts[index] + 1, env_steps=env_steps,
+                         agent_steps=env_steps // env.action_repeat, all_episodes=sum(self.counts) + 1,
+                         grad_steps=int(self.learner.optimizer.step), train_return=_episode_return(episode),
+                         collect_time=collect_time)
 
-  def test_phase(self, index, count, videos):
-    """`count` test episodes without exploration noise (Table 1: 10 at the end), and the open-loop check."""
-    env, name, episodes = self.envs[index], self.tasks[index], self.counts[index]
+  def test_phase(self, index, episodes, count, videos):
+    """`count` test episodes without exploration noise (Table 1: 10 at the end) after training episode
+    `episodes` of task `index`, and the open-loop check. Returns (test episodes, their metrics)."""
+    env, name = self.envs[index], self.tasks[index]
     tic = time.time()
-    returns = []
+    tests = []
     for k in range(count):
       test = run_episode_retrying(env, self.agent, derive_seed(self.seed, 'test', name, episodes, k), explore=False)
       test['task'] = np.full(len(test['reward']), index, np.int8)
-      self.test_replay.add(test)
-      returns.append(_episode_return(test))
+      tests.append(test)
+    returns = [_episode_return(test) for test in tests]
     record = dict(test_return=float(np.mean(returns)), test_returns=returns, test_time=time.time() - tic)
-    record.update(_open_loop_check(self.logdir, self.open_loop, test, episodes, self.metrics, self.seed,
+    record.update(_open_loop_check(self.logdir, self.open_loop, tests[-1], episodes, self.metrics, self.seed,
                                    f'{name}_' if len(self.tasks) > 1 else '', videos))
-    return record
+    return tests, record
 
-  def save_phase(self, record, timings, wall_time):
-    """Checkpoint, operative configuration, then the episode's metrics line with its timings."""
-    self.manager.save(checkpoint_number=sum(self.counts))
-    rundir.write_atomically(os.path.join(self.logdir, 'operative_config.gin'), gin.operative_config_str())
-    record.update(timings, wall_time=wall_time())
-    self.metrics.write(record, step=sum(self.counts))
+  def save_phase(self, index, episode, tests, record, timings, wall_time):
+    """The episode, its test episodes, the checkpoint, the operative configuration and the metrics line, written
+    together: a Ctrl-C meanwhile takes effect after them, so a stop never leaves an episode without its line."""
+    with _deferred_interrupts():
+      self.train_replay.add(episode)
+      for test in tests:
+        self.test_replay.add(test)
+      self.counts[index] += 1
+      self.env_steps[index] = record['env_steps']
+      self.manager.save(checkpoint_number=sum(self.counts))
+      rundir.write_atomically(os.path.join(self.logdir, 'operative_config.gin'), gin.operative_config_str())
+      record.update(timings, wall_time=wall_time())
+      self.metrics.write(record, step=sum(self.counts))
     self.last_record = record
 
   def close(self):
@@ -233,13 +308,33 @@ class Trainer:
       env.close()
 
 
-def update(learner, prefetch, steps, seed):
+@contextlib.contextmanager
+def _deferred_interrupts():
+  """Ctrl-C and SIGTERM received inside the block raise KeyboardInterrupt after it (main thread only)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  received = []
+  previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+              for sig in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    yield
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+  if received:
+    raise KeyboardInterrupt
+
+
+def update(learner, prefetch, steps, seed, on_step=None):
   """`steps` compiled train steps; mean of each loss term. Raises TrainingDiverged on a NaN/inf loss."""
   outputs = []
   start = int(learner.optimizer.step)  # Read once: reading it every step would stall a GPU's queue.
   for step in range(start, start + steps):
     batch = next(prefetch)
     outputs.append(learner.train_step(batch, tf.constant(derive_seed(seed, 'update', step), tf.int32)))
+    if on_step:
+      on_step(step - start + 1)
   values = {key: np.array([out[key].numpy() for out in outputs]) for key in outputs[0]}
   bad = np.flatnonzero(~np.isfinite(values['loss']))
   if bad.size:

@@ -2,18 +2,32 @@
 """Train PlaNet: python scripts/train.py --gin_file=gin/cartpole.gin [--gin_file=...] [--gin_param=...]
 
 The run directory defaults to logs/<task>/<config>/seed<N>, where <config> names the gin files after the task
-file (e.g. `planet`, `ssm`, `quick`). Rerunning the same command resumes the run.
+file (e.g. `planet`, `ssm`, `quick`) and any --gin_param. Rerunning the same command resumes the run; Ctrl-C
+stops it between episodes. Exit codes: 0 done (or already complete), 1 crash, 2 bad input, 3 diverged loss,
+4 run directory in use, 130 interrupted (resumable).
 """
 import argparse
 import logging
 import os
 import platform
 import shlex
+import signal
 import sys
 import time
 
 from planet import cli
-from planet import training
+from planet import rundir
+
+
+def _stop(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt
+
+
+def _fail(error, code=cli.EXIT_BAD_INPUT):
+  # gin appends "In call to configurable ..." lines to errors raised inside a configurable: the first line says it.
+  print(f'error: {str(error).splitlines()[0]}', file=sys.stderr)
+  sys.exit(code)
 
 
 def main(argv=None):
@@ -22,23 +36,49 @@ def main(argv=None):
   parser.add_argument('--gin_param', action='append', default=[], help="gin binding, e.g. 'train.seed=1'")
   parser.add_argument('--logdir', default=None, help='run directory (default: logs/<task>/<config>/seed<N>)')
   parser.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
+  parser.add_argument('--verbose', action='store_true', help="TensorFlow's own start-up and C++ logs too")
   args = parser.parse_args(argv)
-  logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+  logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   for name in ('tensorflow', 'absl'):  # Checkpoint saves log at INFO every episode.
     logging.getLogger(name).setLevel(logging.WARNING)
+  tf = cli.import_tensorflow(args.verbose)  # Before gin/base.gin imports the package's TensorFlow modules.
   try:
     logdir = cli.configure(args.gin_file, args.gin_param, args.logdir)
+    cli.check_rendering_backend()
   except cli.ConfigError as e:
-    sys.exit(f'error: {e}')
+    _fail(e)
+  from planet import training  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
+  total = cli.query('train.total_episodes') * len(training.task_list(cli.query('train.task'),
+                                                                      cli.query('train.multitask_tasks', None)))
+  if os.path.isdir(logdir) and training.episodes_on_disk(logdir) >= total:
+    logging.info('%s is complete (%d episodes); nothing to do. python scripts/plot.py --collect %s copies its '
+                 'results', logdir, total, logdir)
+    return
   logging.info('run directory: %s', logdir)
-  os.makedirs(logdir, exist_ok=True)
-  with open(os.path.join(logdir, 'command.txt'), 'a') as f:  # Provenance: every (re)start of the run.
-    f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} cores): python {' '.join(shlex.quote(a) for a in sys.argv)}\n")
+  if not tf.config.list_physical_devices('GPU'):
+    minutes = training.cpu_episode_minutes()
+    if minutes > 5:
+      logging.info('no GPU: with these settings an episode takes about %.0f minutes on a 2-core CPU (measured), so '
+                   "the paper's 1000 episodes take days; for a CPU learning curve add --gin_file=gin/quick.gin, "
+                   "for a GPU see README 'Running on a GPU'", minutes)
+  command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({platform.processor() or platform.machine()}, "
+             f"{os.cpu_count()} cores): python {' '.join(shlex.quote(a) for a in sys.argv)}")
+  signal.signal(signal.SIGTERM, _stop)  # A scheduler's stop is a Ctrl-C: stop cleanly between episodes.
   try:
-    training.train(logdir, progress=not args.no_progress)
+    records = training.train(logdir, progress=not args.no_progress, command=command)
+  except KeyboardInterrupt:
+    print(f'stopped at episode {training.episodes_on_disk(logdir)} of {total} in {logdir}; rerun the same command '
+          'to resume', file=sys.stderr)
+    sys.exit(cli.EXIT_INTERRUPTED)
+  except rundir.RunDirBusy as e:
+    _fail(e, cli.EXIT_BUSY)
+  except (rundir.RunDirError, training.SetupError) as e:
+    _fail(e)
   except training.TrainingDiverged as e:
-    sys.exit(f'error: {e}')
+    _fail(e, cli.EXIT_DIVERGED)
+  episodes = records[-1].get('all_episodes', len(records)) if records else 0
+  logging.info('run complete: %d episodes in %s (python scripts/plot.py --collect %s copies its results)',
+               episodes, logdir, logdir)
 
 
 if __name__ == '__main__':

@@ -14,12 +14,14 @@ import argparse
 import json
 import logging
 import os
+import sys
 
 import numpy as np
 
 from planet import cli
 from planet import figures
 from planet import sweep
+from planet import tasks
 from planet import true_sim
 
 
@@ -46,6 +48,10 @@ def main(argv=None):
   parser.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
+  if not args.plot and (args.task not in tasks.names() or tasks.get(args.task).true_reward is None):
+    print(f"error: no true simulator for task {args.task!r}: choose one of {', '.join(tasks.names())}",
+          file=sys.stderr)
+    sys.exit(cli.EXIT_BAD_INPUT)
   if args.start_hits:
     print('\n'.join(true_sim.start_hit_rates(args.task, args.start_hits)))
     return
