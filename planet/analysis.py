@@ -8,7 +8,6 @@ import collections
 import csv
 import os
 import re
-import shutil
 
 import numpy as np
 
@@ -16,7 +15,6 @@ from planet import rundir
 from planet import sweep
 from planet import tasks as tasks_lib
 
-SMALL_FILES = ('metrics.jsonl', 'operative_config.gin', 'config.gin', 'command.txt', 'eval.json')
 
 # One finished run's records as read from results/ (planet.evaluation.LoadedRun is a run reloaded with its model).
 RunRecords = collections.namedtuple('RunRecords', 'task variant seed path records')
@@ -36,7 +34,7 @@ def find_runs(root):
         match = re.match(r'^seed(\d+)$', seed_dir)
         path = os.path.join(task_dir, variant, seed_dir)
         if match and os.path.exists(os.path.join(path, 'metrics.jsonl')):
-          records = rundir.read_jsonl(os.path.join(path, 'metrics.jsonl'))
+          records = rundir.last_per_episode(rundir.read_jsonl(os.path.join(path, 'metrics.jsonl')))
           if task == 'multitask':
             runs.extend(_split_multitask(variant, int(match.group(1)), path, records))
           else:
@@ -101,29 +99,6 @@ def read_reference(path):
   with open(path) as f:
     return {row['method']: {task: float(row[task]) for task in tasks_lib.names() if row.get(task)}
             for row in csv.DictReader(f)}
-
-
-def collect_run(logdir, results_root, task=None, variant=None, seed=None):
-  """Copies a run directory's small files into results/<task>/<variant>/seed<N>/; returns the target.
-
-  task/variant/seed default to the logs/<task>/<variant>/seed<N> layout of the run directory.
-  """
-  parts = os.path.normpath(os.path.abspath(logdir)).split(os.sep)
-  match = re.match(r'^seed(\d+)$', parts[-1])
-  seed = seed if seed is not None else (int(match.group(1)) if match else 0)
-  variant = variant or parts[-2]
-  task = task or parts[-3]
-  target = os.path.join(results_root, task, variant, f'seed{seed}')
-  os.makedirs(target, exist_ok=True)
-  copied = []
-  for name in SMALL_FILES:
-    source = os.path.join(logdir, name)
-    if os.path.exists(source):
-      shutil.copyfile(source, os.path.join(target, name))
-      copied.append(name)
-  if 'metrics.jsonl' not in copied:
-    raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
-  return target
 
 
 def true_sim_records(root, task, std_estimator='std', warm_start=False):

@@ -6,8 +6,10 @@ planet.models.ssm` in gin/ablations/ssm.gin), so a new model needs no list here.
 import functools
 import importlib
 import inspect
+import json
 import os
 import re
+import signal
 import sys
 import tokenize
 
@@ -27,6 +29,23 @@ EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: stopped cleanly between episodes, r
 
 class ConfigError(ValueError):
   pass
+
+
+def fail(error, code=EXIT_BAD_INPUT):
+  """Ends a script with one line on stderr. gin appends "In call to configurable ..." lines to errors raised
+  inside a configurable: the first line says what went wrong."""
+  print(f'error: {(str(error).splitlines() or [type(error).__name__])[0]}', file=sys.stderr)
+  sys.exit(code)
+
+
+def _raise_interrupt(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt
+
+
+def stop_on_sigterm():
+  """SIGTERM (a scheduler's or Ray's stop) behaves like Ctrl-C: the run stops cleanly between episodes."""
+  signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -146,14 +165,17 @@ def import_tensorflow(verbose=False):
 
 
 def default_logdir(gin_files, gin_params=()):
-  """logs/<task>/<config>/seed<N>. <config> names the gin files after the first (`planet` when none) and then
-  the --gin_param bindings, as in `planet+cem_plan.horizon=8`, so two experiments never share a directory.
-  Files and bindings that change only how a run executes (gin/gpu.gin, rundir.EXECUTION_ONLY) and train.seed
-  (the last part) leave the name alone."""
-  task = gin.query_parameter('train.task')
-  seed = _query('train.seed', 0)
+  """logs/<task>/<config>/seed<N> for the parsed configuration (see `run_path`)."""
+  return run_path('logs', gin.query_parameter('train.task'), _query('train.seed', 0), gin_files[1:], gin_params)
+
+
+def run_path(root, task, seed, overlays, gin_params=()):
+  """<root>/<task>/<config>/seed<N>. <config> names the overlay gin files (`planet` when none) and then the
+  --gin_param bindings, as in `planet+cem_plan.horizon=8`, so two experiments never share a directory. Files and
+  bindings that change only how a run executes (gin/gpu.gin, rundir.EXECUTION_ONLY) and train.seed (the last
+  part) leave the name alone. Needs no gin parsing (scripts/sweep.py names runs without TensorFlow)."""
   names = []
-  for path in gin_files[1:]:
+  for path in overlays:
     name = os.path.splitext(os.path.basename(path))[0]
     with open(resolve(path)) as f:
       keys = set(rundir.bindings(f.read()))
@@ -167,7 +189,19 @@ def default_logdir(gin_files, gin_params=()):
   config = '-'.join(names) or 'planet'
   if params:
     config += '+' + '+'.join(params)
-  return os.path.join('logs', task, config, f'seed{seed}')
+  return os.path.join(root, task, config, f'seed{seed}')
+
+
+def check_configurations(configurations):
+  """Parses every (gin files, gin params) pair and checks its task and types: [(index, error line)] of the bad
+  ones. For scripts/sweep.py's --dry_run, run in one subprocess (`python -m planet.cli check`)."""
+  errors = []
+  for index, (gin_files, gin_params) in enumerate(configurations):
+    try:
+      configure(gin_files, gin_params, logdir='unused')
+    except ConfigError as e:
+      errors.append((index, str(e)))
+  return errors
 
 
 def query(name, default=gin.REQUIRED):
@@ -199,3 +233,11 @@ def configure(gin_files, gin_params, logdir=None):
     except ValueError as e:
       raise ConfigError(str(e)) from e
   return logdir or default_logdir(gin_files, gin_params)
+
+
+if __name__ == '__main__':
+  # python -m planet.cli check: reads [[gin files, gin params], ...] as JSON on stdin, prints the errors as JSON.
+  if sys.argv[1:] != ['check']:
+    sys.exit('usage: python -m planet.cli check < configurations.json')
+  import_tensorflow()
+  print(json.dumps(check_configurations(json.load(sys.stdin))))

@@ -40,7 +40,7 @@ class MetricsLogger:
 
 
 def read_metrics(logdir):
-  return rundir.read_jsonl(os.path.join(logdir, 'metrics.jsonl'))
+  return rundir.last_per_episode(rundir.read_jsonl(os.path.join(logdir, 'metrics.jsonl')))
 
 
 def write_gif(path, frames, fps=20):

@@ -5,7 +5,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
+import time
 import uuid
 
 
@@ -41,6 +43,20 @@ def read_jsonl(path):
   return records
 
 
+def last_per_episode(records):
+  """Metrics records with one line per (task, episodes): a line written again for an episode redone after a kill
+  replaces the earlier one in place."""
+  kept, where = [], {}
+  for record in records:
+    key = (record.get('task'), record.get('episodes'))
+    if 'episodes' in record and key in where:
+      kept[where[key]] = record
+    else:
+      where[key] = len(kept)
+      kept.append(record)
+  return kept
+
+
 def append_jsonl(path, record):
   """Appends one JSON object as a line (one writer per file: see the run-directory lock)."""
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
@@ -51,6 +67,33 @@ def append_jsonl(path, record):
       if f.read(1) != b'\n':  # A line cut short by a kill: end it, so it stays one (skipped) line.
         f.write(b'\n')
     f.write((json.dumps(record) + '\n').encode())
+
+
+# The small files of a finished run that results/ keeps (no episodes, no checkpoints).
+SMALL_FILES = ('metrics.jsonl', 'operative_config.gin', 'config.gin', 'command.txt', 'eval.json')
+
+
+def collect_run(logdir, results_root, task=None, variant=None, seed=None):
+  """Copies a run directory's small files into results/<task>/<variant>/seed<N>/; returns the target.
+
+  task/variant/seed default to the logs/<task>/<variant>/seed<N> layout of the run directory.
+  """
+  parts = os.path.normpath(os.path.abspath(logdir)).split(os.sep)
+  match = re.match(r'^seed(\d+)$', parts[-1])
+  seed = seed if seed is not None else (int(match.group(1)) if match else 0)
+  variant = variant or parts[-2]
+  task = task or parts[-3]
+  target = os.path.join(results_root, task, variant, f'seed{seed}')
+  os.makedirs(target, exist_ok=True)
+  copied = []
+  for name in SMALL_FILES:
+    source = os.path.join(logdir, name)
+    if os.path.exists(source):
+      shutil.copyfile(source, os.path.join(target, name))
+      copied.append(name)
+  if 'metrics.jsonl' not in copied:
+    raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
+  return target
 
 
 # --- Run identity: which bindings make an experiment, and the lock that keeps one writer per run directory.
@@ -133,6 +176,35 @@ class Lock:
     if not self._file.closed:
       fcntl.flock(self._file, fcntl.LOCK_UN)
       self._file.close()
+
+
+def write_exit(logdir, code, reason, episodes, total_episodes):
+  """<logdir>/exit.json: how scripts/train.py last ended (scripts/sweep.py's --status and skip rule read it)."""
+  write_atomically(os.path.join(logdir, 'exit.json'), json.dumps(
+      dict(code=code, reason=reason, episodes=episodes, total_episodes=total_episodes, time=time.time())))
+
+
+def read_exit(logdir):
+  """The last exit.json of a run directory, or None."""
+  path = os.path.join(logdir, 'exit.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def is_locked(logdir):
+  """Whether a process holds the run directory's lock right now (i.e. the run is running)."""
+  path = os.path.join(logdir, '.lock')
+  if not os.path.exists(path):
+    return False
+  with open(path, 'a+') as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      return True
+    fcntl.flock(f, fcntl.LOCK_UN)
+  return False
 
 
 def prepare(logdir):

@@ -1,10 +1,30 @@
-"""The paper's experiments as data: settings that several modules share (imports neither TensorFlow nor Ray).
+"""The paper's experiments as data, and the launcher that runs them (scripts/sweep.py).
 
-CEM with the true simulator (Table 1's last row, Fig. 12): the paper's planner setting and the Fig. 12 grid,
-each knob varied one at a time around it (our grid; the paper's figure shows the same four knobs).
+Matrices name the runs behind Table 1 and each figure (`MATRICES`); a run is `scripts/train.py` with a task file
+and a variant's overlays, or one true-simulator CEM episode. The launcher keeps no state of its own: a run's
+status is read from its run directory (exit.json, the lock, the episodes on disk), so rerunning the same command
+starts only what is unfinished, and resumed runs continue from their checkpoints. Each run is one Ray task that
+starts the script as a subprocess: TensorFlow and the renderer never load in the driver or the Ray workers.
+
+This module imports neither TensorFlow nor Ray at module level (Ray is imported by `launch`).
 """
 import collections
+import ctypes
+import dataclasses
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 
+from planet import cli
+from planet import rundir
+from planet import tasks as tasks_lib
+
+# --- CEM with the true simulator (Table 1's last row, Fig. 12): the paper's planner setting and the Fig. 12 grid,
+# each knob varied one at a time around it (our grid; the paper's figure shows the same four knobs).
 CemSettings = collections.namedtuple('CemSettings', 'horizon iterations candidates top_k')
 # App. A: H = 12, I = 10, J = 1000, K = 100.
 CEM_PAPER = CemSettings(12, 10, 1000, 100)
@@ -29,3 +49,315 @@ def cem_variant(records, std_estimator='std', warm_start=False):
   printed refit with a cold start."""
   return [r for r in records
           if r.get('std_estimator', 'paper') == std_estimator and r.get('warm_start', False) == warm_start]
+
+
+# --- The paper's training runs. Variant -> overlays after the task file; the run directory's <config> part is
+# derived from them exactly as scripts/train.py derives its default (cli.run_path), and planet.figures.FIGURES
+# reads the same names.
+VARIANTS = {
+    'planet': [],
+    'gru': ['gin/ablations/gru.gin'],
+    'ssm': ['gin/ablations/ssm.gin'],
+    'random_shooting': ['gin/ablations/random_shooting.gin'],
+    'random_collection': ['gin/ablations/random_collection.gin'],
+    'overshooting': ['gin/ablations/overshooting.gin'],
+    'drnn': ['gin/ablations/drnn.gin'],
+    'drnn-overshooting': ['gin/ablations/drnn.gin', 'gin/ablations/overshooting.gin'],
+    'elu': ['gin/ablations/elu.gin'],
+    'ssm-elu': ['gin/ablations/ssm.gin', 'gin/ablations/elu.gin'],
+    'multitask': [],  # gin/multitask.gin as the task file: one run over all tasks.
+}
+# Matrix -> (variants, kind). Figs. 4-9 include PlaNet itself, which Table 1's runs provide (same directories).
+MATRICES = {
+    'table1': (['planet'], 'train'),
+    'fig4': (['planet', 'gru', 'ssm'], 'train'),
+    'fig5': (['planet', 'random_shooting', 'random_collection'], 'train'),
+    'fig6': (['planet', 'multitask'], 'train'),
+    'fig8': (['planet', 'overshooting', 'drnn', 'drnn-overshooting'], 'train'),
+    'fig9': (['planet', 'elu', 'ssm', 'ssm-elu'], 'train'),
+    'truesim': (['std'], 'truesim'),
+    'fig12': (['std'], 'fig12'),
+}
+MATRICES['all'] = (sorted({v for vs, kind in MATRICES.values() if kind == 'train' for v in vs}), 'all')
+PAPER_SEEDS = 5  # Table 1 and the curves: 5 seeds (x 10 test trajectories).
+TRUE_SIM_EPISODES = 10  # Our choice for the true-simulator row: 10 episodes per task (the paper does not say).
+
+# Per-run resources, measured on the 2-core AMD EPYC dev machine unless marked derived (README, Reproduce the
+# paper): the trainer's resident memory at paper sizes and the replay's uint8 images for 1000 episodes.
+IMAGE_BYTES = tasks_lib.IMAGE_SIZE * tasks_lib.IMAGE_SIZE * 3
+TRAINER_RAM_GB = 3.0  # Measured: 1.9 GB resident at gin/quick.gin sizes (B=16); paper sizes round up to 3.
+EPISODE_DISK_BYTES_PER_STEP = 420  # Measured: cartpole episodes compress to ~53 KB for 126 steps.
+CHECKPOINT_DISK_GB = 0.12  # Measured: two kept checkpoints of the paper-size model and optimizer.
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One unit of work: a training run, or one true-simulator CEM episode."""
+  kind: str  # 'train' or 'truesim'
+  task: str
+  variant: str  # a VARIANTS key, or the CEM spread estimator for true-simulator episodes
+  seed: int  # the training seed, or the true-simulator episode
+  path: str  # run directory (training) or record file (true simulator)
+  gin_files: tuple = ()
+  setting: tuple = CEM_PAPER
+
+  @property
+  def name(self):
+    if self.kind == 'train':
+      return f'{self.task}/{self.variant}/seed{self.seed}'
+    return f'truesim/{self.task}/{self.variant}-H{self.setting[0]}-I{self.setting[1]}-J{self.setting[2]}-' \
+           f'K{self.setting[3]}/ep{self.seed}'
+
+
+def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISODES, logs='logs', results='results',
+         extra_gin_files=()):
+  """The runs of a named matrix, cut down by tasks / variants / seeds. `extra_gin_files` (e.g. gin/gpu.gin) are
+  added to every training run; overlays that change the experiment also change the run directories."""
+  if matrix not in MATRICES:
+    raise ValueError(f"unknown matrix {matrix!r}: choose one of {', '.join(MATRICES)}")
+  matrix_variants, kind = MATRICES[matrix]
+  names = list(tasks or tasks_lib.names())
+  for task in names:
+    tasks_lib.get(task)
+  unknown = [v for v in (variants or []) if v not in VARIANTS and v not in ('std', 'paper')]
+  if unknown:
+    raise ValueError(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
+  chosen = [v for v in matrix_variants if not variants or v in variants]
+  seeds = list(range(PAPER_SEEDS) if seeds is None else seeds)
+  found = []
+  if kind in ('train', 'all'):
+    for variant in chosen:
+      for seed in seeds:
+        if variant == 'multitask':
+          files = ['gin/multitask.gin', *extra_gin_files]
+          found.append(Run('train', 'multitask', variant, seed,
+                           cli.run_path(logs, 'multitask', seed, files[1:]), tuple(files)))
+          continue
+        for task in names:
+          files = [f'gin/{task}.gin', *VARIANTS[variant], *extra_gin_files]
+          found.append(Run('train', task, variant, seed, cli.run_path(logs, task, seed, files[1:]), tuple(files)))
+  if kind in ('truesim', 'fig12', 'all'):
+    estimators = [v for v in (variants or ['std']) if v in ('std', 'paper')] or ['std']
+    jobs = []
+    if kind in ('truesim', 'all'):  # Table 1's last row: every task at the paper's setting.
+      jobs += [(task, CEM_PAPER) for task in names]
+    if kind in ('fig12', 'all'):  # Fig. 12: cheetah over the grid.
+      jobs += [(task, setting) for task in (['cheetah'] if kind == 'all' or not tasks else names)
+               for setting in cem_sweep_settings() if (task, setting) not in jobs]
+    for task, setting in jobs:
+      for estimator in estimators:
+        for episode in range(episodes):
+          record = os.path.join(results, 'true_sim', 'jobs', task,
+                                f'{estimator}-H{setting[0]}-I{setting[1]}-J{setting[2]}-K{setting[3]}-ep{episode}.json')
+          found.append(Run('truesim', task, estimator, episode, record, (), tuple(setting)))
+  return found
+
+
+def _merged_true_sim_done(run, results):
+  """Whether results/true_sim/<task>.jsonl already holds this episode (earlier runs, before per-job files)."""
+  records = cem_variant(rundir.read_jsonl(os.path.join(results, 'true_sim', f'{run.task}.jsonl')), run.variant)
+  return any(tuple(r['settings']) == run.setting and r['episode'] == run.seed for r in records)
+
+
+def status(run, results='results'):
+  """(state, detail): state is 'not started', 'running', 'partial', 'done' or 'failed'."""
+  if run.kind == 'truesim':
+    if os.path.exists(run.path) or _merged_true_sim_done(run, results):
+      return 'done', ''
+    return 'not started', ''
+  if not os.path.isdir(run.path):
+    return 'not started', ''
+  episodes = len([name for name in os.listdir(os.path.join(run.path, 'train_episodes'))
+                  if name.endswith('.npz')]) if os.path.isdir(os.path.join(run.path, 'train_episodes')) else 0
+  if rundir.is_locked(run.path):
+    return 'running', f'{episodes} episodes'
+  ended = rundir.read_exit(run.path)
+  if ended and ended['code'] == cli.EXIT_OK and episodes >= ended['total_episodes']:
+    return 'done', f"{episodes} episodes"
+  if ended and ended['code'] not in (cli.EXIT_OK, cli.EXIT_INTERRUPTED):
+    return 'failed', f"exit {ended['code']}: {ended['reason']}"
+  if episodes:
+    total = f" of {ended['total_episodes']}" if ended else ''
+    return 'partial', f'{episodes}{total} episodes'
+  return 'not started', ''
+
+
+def status_table(selected, results='results'):
+  """The --status table as text: one line per run, then counts per state."""
+  lines, counts = [], collections.Counter()
+  width = max([len(run.name) for run in selected] + [10])
+  for run in selected:
+    state, detail = status(run, results)
+    counts[state] += 1
+    lines.append(f'{run.name:<{width}}  {state:<11}  {detail}')
+  lines.append(', '.join(f'{counts[state]} {state}' for state in
+                         ('done', 'running', 'partial', 'failed', 'not started') if counts[state]) +
+               f' ({len(selected)} runs)')
+  return '\n'.join(lines)
+
+
+def plan_summary(selected, gpus_per_run):
+  """The --dry_run summary: counts, resources per run from measured figures, and what is not known yet."""
+  train = [run for run in selected if run.kind == 'train']
+  sim = [run for run in selected if run.kind == 'truesim']
+  lines = [f'{len(selected)} runs: {len(train)} training runs, {len(sim)} true-simulator episodes']
+  if train:
+    ram, disk = [], []
+    for run in train:
+      names = tasks_lib.names() if run.task == 'multitask' else [run.task]
+      steps = sum(1000 // tasks_lib.get(name).action_repeat + 1 for name in names) * 1000
+      ram.append(TRAINER_RAM_GB + steps * IMAGE_BYTES / 1e9)
+      disk.append(steps * EPISODE_DISK_BYTES_PER_STEP / 1e9 + CHECKPOINT_DISK_GB)
+    lines.append(f'per training run at 1000 episodes: RAM {min(ram):.1f}-{max(ram):.1f} GB (trainer + replay images), '
+                 f'disk {min(disk):.2f}-{max(disk):.2f} GB; all: {sum(disk):.0f} GB of disk')
+    lines.append(f'GPU time: not measured by this project yet (the paper: 10-20 h per run on one V100, i.e. '
+                 f'{10 * len(train) * gpus_per_run:.0f}-{20 * len(train) * gpus_per_run:.0f} GPU-hours for these '
+                 f'{len(train)} runs at {gpus_per_run} GPU each); CPU: about a week per run on 2 cores')
+  if sim:
+    lines.append('true-simulator episodes: 5-25 min each on 2 cores for cartpole/reacher/cheetah/finger, '
+                 'hours for cup and walker (10x the physics steps; README, CEM with the true simulator)')
+  return '\n'.join(lines)
+
+
+def check_configurations(selected):
+  """Parses every distinct training configuration in one subprocess (TensorFlow stays out of this process).
+  Returns [(run name, error)]."""
+  configurations, owners = [], []
+  for run in selected:
+    if run.kind == 'train' and (list(run.gin_files), []) not in configurations:
+      configurations.append((list(run.gin_files), []))
+      owners.append(run.name)
+  if not configurations:
+    return []
+  result = subprocess.run([sys.executable, '-m', 'planet.cli', 'check'], input=json.dumps(configurations),
+                          capture_output=True, text=True, cwd=cli.REPO_ROOT, check=False)
+  if result.returncode:
+    return [('(configuration check)', (result.stderr.strip().splitlines() or ['failed'])[-1])]
+  return [(owners[index], error) for index, error in json.loads(result.stdout)]
+
+
+# --- Running one run: the command, the environment, and the subprocess that dies with its Ray worker.
+
+def command(run, results='results', threads=None):
+  if run.kind == 'train':
+    return [sys.executable, os.path.join(cli.REPO_ROOT, 'scripts', 'train.py'),
+            *[f'--gin_file={path}' for path in run.gin_files], f'--gin_param=train.seed={run.seed}',
+            f'--logdir={run.path}', '--no_progress']
+  horizon, iterations, candidates, top_k = run.setting
+  return [sys.executable, os.path.join(cli.REPO_ROOT, 'scripts', 'true_sim.py'), f'--task={run.task}',
+          f'--horizon={horizon}', f'--iterations={iterations}', f'--candidates={candidates}', f'--top_k={top_k}',
+          f'--std_estimator={run.variant}', f'--episode={run.seed}', f'--record={run.path}', '--no_progress',
+          *([f'--threads={threads}'] if threads else [])]
+
+
+def environment(cpus, gpu_ids):
+  """The run's environment: threads = its CPUs, GPU memory growth on (several runs may share a GPU), and the
+  renderer's EGL device set to the run's GPU (MuJoCo's EGL numbering does not follow CUDA_VISIBLE_DEVICES)."""
+  env = dict(os.environ)
+  threads = str(max(1, int(cpus)))
+  env.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS='2',
+             TF_FORCE_GPU_ALLOW_GROWTH='true')
+  if gpu_ids:
+    env['MUJOCO_EGL_DEVICE_ID'] = str(gpu_ids[0])
+  return env
+
+
+def _die_with_parent():
+  """In the child, before exec: receive SIGTERM when the parent (the Ray worker) dies (Linux prctl)."""
+  try:
+    ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+  except OSError:
+    pass
+
+
+def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
+  """Runs one run as a subprocess to its end; returns (exit code, last stderr line)."""
+  if run.kind == 'train':
+    os.makedirs(run.path, exist_ok=True)
+  log = os.path.join(run.path if run.kind == 'train' else os.path.dirname(run.path), 'sweep.log')
+  os.makedirs(os.path.dirname(log), exist_ok=True)
+  with open(log, 'a') as stderr:
+    stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(command(run, results, threads))}\n')
+    stderr.flush()
+    process = subprocess.Popen(command(run, results, threads), stdout=subprocess.DEVNULL, stderr=stderr,
+                               env=environment(cpus, gpu_ids), cwd=cli.REPO_ROOT, preexec_fn=_die_with_parent)
+    code = process.wait()
+  with open(log) as f:
+    lines = [line.strip() for line in f if line.strip()]
+  return code, (lines[-1] if lines else '')
+
+
+def retriable(code):
+  """Only crashes (exit 1, or killed by a signal other than a stop) are worth another try."""
+  return code == cli.EXIT_CRASH or (code < 0 and -code not in (signal.SIGINT, signal.SIGTERM))
+
+
+def merge_true_sim(results):
+  """Appends finished per-job true-simulator records to results/true_sim/<task>.jsonl (the driver alone writes
+  there) and removes the job files. Returns the number merged."""
+  jobs = os.path.join(results, 'true_sim', 'jobs')
+  merged = 0
+  if not os.path.isdir(jobs):
+    return 0
+  for task in sorted(os.listdir(jobs)):
+    for name in sorted(os.listdir(os.path.join(jobs, task))):
+      if name.endswith('.json'):
+        path = os.path.join(jobs, task, name)
+        with open(path) as f:
+          record = json.load(f)
+        rundir.append_jsonl(os.path.join(results, 'true_sim', f'{task}.jsonl'), record)
+        os.remove(path)
+        merged += 1
+  return merged
+
+
+def collect(selected, results='results'):
+  """Copies the small files of every finished training run into results/ (the layout scripts/plot.py reads)."""
+  copied = []
+  for run in selected:
+    if run.kind == 'train' and status(run, results)[0] == 'done':
+      copied.append(rundir.collect_run(run.path, results, task=run.task, variant=run.variant, seed=run.seed))
+  return copied
+
+
+def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, results='results', threads=None,
+           ray_init=None):
+  """Runs every unfinished run as one Ray task (embedded single-machine Ray by default; `address='auto'` joins a
+  cluster started with `ray start`). Crashes and lost workers are retried up to `retries` times; other exits are
+  reported. Returns {run name: (exit code, last line)} of the runs started."""
+  import ray  # pylint: disable=import-outside-toplevel  # Only the launcher needs Ray (an optional extra).
+  todo = [run for run in selected if status(run, results)[0] in ('not started', 'partial', 'failed')]
+  running = [run.name for run in selected if status(run, results)[0] == 'running']
+  if running:
+    logging.warning('skipping %d run(s) another process is running: %s', len(running), ', '.join(running[:5]))
+  if not todo:
+    logging.info('nothing to start: every selected run is done or running')
+    return {}
+  if not ray.is_initialized():
+    ray.init(address=address, **(ray_init or {}))
+  options = dict(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+  if memory_gb:
+    options['memory'] = int(memory_gb * 1024 ** 3)
+
+  @ray.remote
+  def task(run):
+    return execute(run, cpus, ray.get_gpu_ids(), results, threads)
+
+  attempts = collections.Counter()
+  pending = {task.options(**options).remote(run): run for run in todo}
+  outcomes = {}
+  while pending:
+    done, _ = ray.wait(list(pending), num_returns=1)
+    run = pending.pop(done[0])
+    attempts[run.name] += 1
+    try:
+      code, line = ray.get(done[0])
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.RayTaskError) as e:
+      code, line = cli.EXIT_CRASH, f'lost worker: {type(e).__name__}'
+    outcomes[run.name] = (code, line)
+    if retriable(code) and attempts[run.name] <= retries:
+      logging.warning('%s crashed (exit %d: %s); retry %d of %d', run.name, code, line, attempts[run.name], retries)
+      pending[task.options(**options).remote(run)] = run
+    else:
+      logging.info('%s: exit %d %s', run.name, code, line if code else '')
+  return outcomes

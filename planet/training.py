@@ -287,18 +287,20 @@ class Trainer:
     return tests, record
 
   def save_phase(self, index, episode, tests, record, timings, wall_time):
-    """The episode, its test episodes, the checkpoint, the operative configuration and the metrics line, written
-    together: a Ctrl-C meanwhile takes effect after them, so a stop never leaves an episode without its line."""
+    """The checkpoint, the operative configuration, the metrics line, then the episode files, which count the
+    episode as done (the counters come from them). A Ctrl-C meanwhile takes effect after all of them. A kill
+    before the episode file makes the resume redo the episode, whose metrics line then comes again: readers keep
+    the last line per episode (rundir.last_per_episode)."""
     with _deferred_interrupts():
-      self.train_replay.add(episode)
-      for test in tests:
-        self.test_replay.add(test)
-      self.counts[index] += 1
-      self.env_steps[index] = record['env_steps']
-      self.manager.save(checkpoint_number=sum(self.counts))
+      self.manager.save(checkpoint_number=sum(self.counts) + 1)
       rundir.write_atomically(os.path.join(self.logdir, 'operative_config.gin'), gin.operative_config_str())
       record.update(timings, wall_time=wall_time())
-      self.metrics.write(record, step=sum(self.counts))
+      self.metrics.write(record, step=sum(self.counts) + 1)
+      for test in tests:
+        self.test_replay.add(test)
+      self.train_replay.add(episode)
+      self.counts[index] += 1
+      self.env_steps[index] = record['env_steps']
     self.last_record = record
 
   def close(self):

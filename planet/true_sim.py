@@ -10,6 +10,7 @@ in a process that also loads TensorFlow crashes (SIGSEGV, clashing LLVMs), and t
 Records go to <out>/<task>.jsonl, one line per episode; a rerun skips the (setting, episode) pairs already there.
 """
 import importlib
+import json
 import logging
 import os
 import platform
@@ -186,6 +187,22 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
       rundir.append_jsonl(path, record)
       logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, score, record['seconds'])
   return sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
+
+
+def play_one(task, setting, episode, record_path, std_estimator='std', threads=None, progress=True):
+  """One episode (a scripts/sweep.py job): its record is written to `record_path` alone (atomically); the sweep's
+  driver merges job records into results/true_sim/<task>.jsonl. Returns the record."""
+  sim = TrueSimulator(task, threads=threads)
+  bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
+                  desc=f'{task} {setting} ep{episode}')
+  tic = time.time()
+  score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator)
+  bar.close()
+  record = dict(task=task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator, episode=episode,
+                seconds=round(time.time() - tic, 2), threads=sim.threads)
+  record['return'] = score
+  rundir.write_atomically(record_path, json.dumps(record))
+  return record
 
 
 def start_hit_rates(task, seeds, candidates=1000, horizon=12):

@@ -9,7 +9,6 @@ FLOP counts are computed from the layer sizes (planet/benchmark.py): a multiply-
 """
 import argparse
 import logging
-import sys
 
 from planet import benchmark
 from planet import cli
@@ -34,9 +33,8 @@ def main(argv=None):
   unknown = [task for task in args.tasks.split(',') if task not in tasks.names()]
   unknown += [part for part in filter(None, args.skip.split(',')) if part not in benchmark.PARTS]
   if unknown:
-    print(f"error: unknown task or part {', '.join(unknown)}: tasks are {', '.join(tasks.names())}, parts "
-          f"{', '.join(benchmark.PARTS)}", file=sys.stderr)
-    sys.exit(cli.EXIT_BAD_INPUT)
+    cli.fail(f"unknown task or part {', '.join(unknown)}: tasks are {', '.join(tasks.names())}, parts "
+          f"{', '.join(benchmark.PARTS)}")
   benchmark.run(args.out, args.jit, args.tasks.split(','), args.episode_gin, args.gin_file, args.gin_param,
                 args.repeats, args.tiny, filter(None, args.skip.split(',')))
 

@@ -11,9 +11,9 @@ float32 as the other noise draws do. One JSON line per run, then a table.
 """
 import argparse
 import logging
-import sys
 
 from planet import benchmark
+from planet import cli
 
 
 def main(argv=None):
@@ -29,7 +29,7 @@ def main(argv=None):
   try:
     benchmark.compare_precision(args.episodes, args.gin_file, args.gin_param, args.steps, args.out)
   except ValueError as e:
-    sys.exit(f'error: {e}')
+    cli.fail(e)
 
 
 if __name__ == '__main__':

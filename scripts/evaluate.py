@@ -9,7 +9,6 @@ Outputs go to <logdir>/analysis/ (and eval.json, which scripts/plot.py --collect
 import argparse
 import logging
 import os
-import sys
 
 from planet import cli
 
@@ -27,15 +26,13 @@ def main(argv=None):
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   logging.getLogger('tensorflow').setLevel(logging.WARNING)
   if not os.path.isdir(args.logdir):
-    print(f'error: no run directory {args.logdir}: give the --logdir of a scripts/train.py run', file=sys.stderr)
-    sys.exit(cli.EXIT_BAD_INPUT)
+    cli.fail(f'no run directory {args.logdir}: give the --logdir of a scripts/train.py run')
   cli.import_tensorflow()
   from planet import evaluation  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
   try:
     run = evaluation.LoadedRun(args.logdir, args.checkpoint, make_env=args.episodes > 0)
   except (FileNotFoundError, cli.ConfigError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(cli.EXIT_BAD_INPUT)
+    cli.fail(e)
   out = os.path.join(args.logdir, 'analysis')
   os.makedirs(out, exist_ok=True)
   if args.episodes:

@@ -12,11 +12,11 @@ true-simulator rows of Table 1 come from results/true_sim/<task>.jsonl (scripts/
 import argparse
 import logging
 import os
-import sys
 
 from planet import analysis
 from planet import cli
 from planet import figures
+from planet import rundir
 
 
 def main(argv=None):
@@ -32,19 +32,15 @@ def main(argv=None):
   logging.basicConfig(level=logging.INFO, format='%(message)s')
   if args.collect:
     try:
-      target = analysis.collect_run(args.collect, args.results, variant=args.variant)
+      target = rundir.collect_run(args.collect, args.results, variant=args.variant)
     except FileNotFoundError as e:
-      print(f'error: {e}', file=sys.stderr)
-      sys.exit(cli.EXIT_BAD_INPUT)
+      cli.fail(e)
     logging.info('copied %s -> %s', args.collect, target)
   if not analysis.find_runs(args.results) and not os.path.isdir(os.path.join(args.results, 'true_sim')):
-    print(f'error: no runs in {args.results}: collect a finished run first (python scripts/plot.py --collect '
-          '<run directory>) or point --results at a results folder', file=sys.stderr)
-    sys.exit(cli.EXIT_BAD_INPUT)
+    cli.fail(f'no runs in {args.results}: collect a finished run first (python scripts/plot.py --collect '
+          '<run directory>) or point --results at a results folder')
   if not os.path.exists(args.reference):
-    print(f'error: no reference table {args.reference}: give --reference results/reference/table1.csv',
-          file=sys.stderr)
-    sys.exit(cli.EXIT_BAD_INPUT)
+    cli.fail(f'no reference table {args.reference}: give --reference results/reference/table1.csv')
   figures.regenerate(args.results, args.out or os.path.join(args.results, 'figures'), args.reference, args.episode)
 
 

@@ -11,23 +11,11 @@ import logging
 import os
 import platform
 import shlex
-import signal
 import sys
 import time
 
 from planet import cli
 from planet import rundir
-
-
-def _stop(signum, frame):
-  del signum, frame
-  raise KeyboardInterrupt
-
-
-def _fail(error, code=cli.EXIT_BAD_INPUT):
-  # gin appends "In call to configurable ..." lines to errors raised inside a configurable: the first line says it.
-  print(f'error: {str(error).splitlines()[0]}', file=sys.stderr)
-  sys.exit(code)
 
 
 def main(argv=None):
@@ -46,7 +34,7 @@ def main(argv=None):
     logdir = cli.configure(args.gin_file, args.gin_param, args.logdir)
     cli.check_rendering_backend()
   except cli.ConfigError as e:
-    _fail(e)
+    cli.fail(e)
   from planet import training  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
   total = cli.query('train.total_episodes') * len(training.task_list(cli.query('train.task'),
                                                                       cli.query('train.multitask_tasks', None)))
@@ -63,19 +51,34 @@ def main(argv=None):
                    "for a GPU see README 'Running on a GPU'", minutes)
   command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores): python {' '.join(shlex.quote(a) for a in sys.argv)}")
-  signal.signal(signal.SIGTERM, _stop)  # A scheduler's stop is a Ctrl-C: stop cleanly between episodes.
+  cli.stop_on_sigterm()  # A scheduler's stop is a Ctrl-C: stop cleanly between episodes.
+
+  def finish(code, reason):  # exit.json for scripts/sweep.py (not when the directory belongs to another run).
+    rundir.write_exit(logdir, code, reason, training.episodes_on_disk(logdir), total)
+    if code == cli.EXIT_INTERRUPTED:
+      sys.exit(code)
+    if code:
+      cli.fail(reason, code)
+
   try:
     records = training.train(logdir, progress=not args.no_progress, command=command)
   except KeyboardInterrupt:
     print(f'stopped at episode {training.episodes_on_disk(logdir)} of {total} in {logdir}; rerun the same command '
           'to resume', file=sys.stderr)
-    sys.exit(cli.EXIT_INTERRUPTED)
+    finish(cli.EXIT_INTERRUPTED, 'interrupted')
   except rundir.RunDirBusy as e:
-    _fail(e, cli.EXIT_BUSY)
-  except (rundir.RunDirError, training.SetupError) as e:
-    _fail(e)
+    cli.fail(e, cli.EXIT_BUSY)
+  except rundir.RunDirError as e:
+    cli.fail(e)
+  except training.SetupError as e:
+    finish(cli.EXIT_BAD_INPUT, str(e).splitlines()[0])
   except training.TrainingDiverged as e:
-    _fail(e, cli.EXIT_DIVERGED)
+    finish(cli.EXIT_DIVERGED, str(e).splitlines()[0])
+  except Exception as e:  # A crash: keep the traceback, and say so in exit.json (the sweep retries crashes).
+    rundir.write_exit(logdir, cli.EXIT_CRASH, f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}',
+                      training.episodes_on_disk(logdir), total)
+    raise
+  finish(cli.EXIT_OK, 'complete')
   episodes = records[-1].get('all_episodes', len(records)) if records else 0
   logging.info('run complete: %d episodes in %s (python scripts/plot.py --collect %s copies its results)',
                episodes, logdir, logdir)

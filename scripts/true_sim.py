@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 
 import numpy as np
 
@@ -46,12 +45,13 @@ def main(argv=None):
                       help='for seeds 0..N-1: share of random sequences with any reward from the start, then stop')
   parser.add_argument('--benchmark_out', default=None)
   parser.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
+  parser.add_argument('--episode', type=int, default=None,
+                      help='with --record: play this one episode (seed) and write its record there (sweep jobs)')
+  parser.add_argument('--record', default=None, help='a JSON file for the one record of --episode')
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   if not args.plot and (args.task not in tasks.names() or tasks.get(args.task).true_reward is None):
-    print(f"error: no true simulator for task {args.task!r}: choose one of {', '.join(tasks.names())}",
-          file=sys.stderr)
-    sys.exit(cli.EXIT_BAD_INPUT)
+    cli.fail(f"no true simulator for task {args.task!r}: choose one of {', '.join(tasks.names())}")
   if args.start_hits:
     print('\n'.join(true_sim.start_hit_rates(args.task, args.start_hits)))
     return
@@ -62,6 +62,14 @@ def main(argv=None):
   if args.plot:
     results = os.path.dirname(args.out)
     logging.info('wrote %s', figures.fig12(results, os.path.join(results, 'figures'), args.task))
+    return
+  if args.record is not None or args.episode is not None:
+    if args.record is None or args.episode is None:
+      cli.fail('give --episode and --record together (one episode, one record file)')
+    setting = sweep.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)
+    record = true_sim.play_one(args.task, setting, args.episode, args.record, args.std_estimator, args.threads,
+                               not args.no_progress)
+    logging.info('%s episode %d: return %.1f', setting, args.episode, record['return'])
     return
   settings = sweep.cem_sweep_settings() if args.sweep else [
       sweep.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)]

@@ -10,6 +10,7 @@ import numpy as np
 
 from planet import analysis
 from planet import figures
+from planet import rundir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, 'results', 'reference', 'table1.csv')
@@ -74,6 +75,6 @@ def test_collect_copies_small_files(tmp_path):
   (logdir / 'metrics.jsonl').write_text('{"episodes": 1}\n')
   (logdir / 'operative_config.gin').write_text('x = 1\n')
   (logdir / 'checkpoints' / 'ckpt-1.index').write_text('big')
-  target = analysis.collect_run(str(logdir), str(tmp_path / 'results'))
+  target = rundir.collect_run(str(logdir), str(tmp_path / 'results'))
   assert target.endswith(os.path.join('cheetah', 'ssm', 'seed3'))
   assert sorted(os.listdir(target)) == ['metrics.jsonl', 'operative_config.gin']
