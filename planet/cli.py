@@ -172,8 +172,8 @@ def default_logdir(gin_files, gin_params=()):
 def run_path(root, task, seed, overlays, gin_params=()):
   """<root>/<task>/<config>/seed<N>. <config> names the overlay gin files (`planet` when none) and then the
   --gin_param bindings, as in `planet+cem_plan.horizon=8`, so two experiments never share a directory. Files and
-  bindings that change only how a run executes (gin/gpu.gin, rundir.EXECUTION_ONLY) and train.seed (the last
-  part) leave the name alone. Needs no gin parsing (scripts/sweep.py names runs without TensorFlow)."""
+  bindings that change only how a run executes (gin/gpu.gin, rundir.EXECUTION_ONLY), train.task and train.seed
+  (parts of the path already) leave the name alone. Needs no gin parsing (scripts/sweep.py names runs without TensorFlow)."""
   names = []
   for path in overlays:
     name = os.path.splitext(os.path.basename(path))[0]
@@ -184,7 +184,7 @@ def run_path(root, task, seed, overlays, gin_params=()):
   params = []
   for param in gin_params:
     key = param.split('=')[0].strip()
-    if key not in rundir.EXECUTION_ONLY and key != 'train.seed':
+    if key not in rundir.EXECUTION_ONLY and key not in ('train.seed', 'train.task'):  # Both are in the path.
       params.append(re.sub(r"[\s'\"]", '', param).replace('/', '_'))
   config = '-'.join(names) or 'planet'
   if params:

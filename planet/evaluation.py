@@ -137,10 +137,8 @@ def open_loop_states(model, predictor, episode, context=world_model_lib.OPEN_LOO
   length = min(len(episode['reward']), context + horizon)
   image = model.preprocess(tf.constant(episode['image'][None, :context]), tf.constant([seed, 0]))
   action = tf.constant(episode['action'][None, :length], tf.float32)
-  post, _ = model.dynamics.observe(model.encoder(image), action[:, :context], model.dynamics.initial(1),
-                                   tf.constant([seed, 1]))
-  last = tf.nest.map_structure(lambda x: x[:, -1], post)
-  prior = model.dynamics.imagine(action[:, context:], last, tf.constant([seed, 2]))
+  _, prior = world_model_lib.filter_then_imagine(model, image, action, context, tf.constant([seed, 1]),
+                                                 tf.constant([seed, 2]))
   features = model.dynamics.features(prior).numpy()[0]
   truth = _state_targets(episode, targets)
   return predictor(features), truth[context:length]

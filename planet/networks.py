@@ -151,3 +151,33 @@ class RewardHead(tf.Module):
 
   def __call__(self, features):
     return tfd.Normal(self.mlp(features)[..., 0], 1.0)
+
+
+class GRUCell(tf.Module):
+  """Standard GRU (Cho et al., 2014), reset gate applied before the candidate's matmul, as TF1's GRUCell."""
+
+  def __init__(self, in_size, units, name=None):
+    super().__init__(name=name)
+    self.gates = Dense(in_size + units, 2 * units)
+    # TF1's GRUCell, which the authors' code used, initialises the gate biases to 1 (gates start open).
+    self.gates.bias.assign(tf.ones([2 * units]))
+    self.candidate = Dense(in_size + units, units)
+    self.units = units
+
+  def __call__(self, x, h):
+    reset, update = tf.split(tf.sigmoid(self.gates(tf.concat([x, h], -1))), 2, -1)
+    candidate = tf.tanh(self.candidate(tf.concat([x, reset * h], -1)))
+    return update * h + (1 - update) * candidate
+
+
+class GaussianLayer(tf.Module):
+  """Dense -> (mean, std) of a diagonal Gaussian; std = softplus(x) + min_std (authors' code)."""
+
+  def __init__(self, in_size, size, min_std, name=None):
+    super().__init__(name=name)
+    self.dense = Dense(in_size, 2 * size)
+    self._min_std = min_std
+
+  def __call__(self, x):
+    mean, std = tf.split(self.dense(x), 2, -1)
+    return mean, tf.nn.softplus(std) + self._min_std

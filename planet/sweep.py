@@ -82,12 +82,13 @@ MATRICES['all'] = (sorted({v for vs, kind in MATRICES.values() if kind == 'train
 PAPER_SEEDS = 5  # Table 1 and the curves: 5 seeds (x 10 test trajectories).
 TRUE_SIM_EPISODES = 10  # Our choice for the true-simulator row: 10 episodes per task (the paper does not say).
 
-# Per-run resources, measured on the 2-core AMD EPYC dev machine unless marked derived (README, Reproduce the
-# paper): the trainer's resident memory at paper sizes and the replay's uint8 images for 1000 episodes.
+# Per-run resources (README, Reproduce the paper), measured on the 2-core AMD EPYC dev machine: the trainer's
+# peak resident memory at paper sizes without its replay (scripts/benchmark.py's train step B=50 x L=50 and plan
+# call: 2.8 GB), to which the replay's uint8 images add exactly 64 x 64 x 3 bytes per stored step.
 IMAGE_BYTES = tasks_lib.IMAGE_SIZE * tasks_lib.IMAGE_SIZE * 3
-TRAINER_RAM_GB = 3.0  # Measured: 1.9 GB resident at gin/quick.gin sizes (B=16); paper sizes round up to 3.
-EPISODE_DISK_BYTES_PER_STEP = 420  # Measured: cartpole episodes compress to ~53 KB for 126 steps.
-CHECKPOINT_DISK_GB = 0.12  # Measured: two kept checkpoints of the paper-size model and optimizer.
+TRAINER_RAM_GB = 2.8
+EPISODE_DISK_BYTES_PER_STEP = 420  # Measured on cartpole: ~53 KB per 126-step episode file (other tasks may differ).
+CHECKPOINT_DISK_GB = 0.12  # Measured: the two kept checkpoints of the paper-size model and optimizer.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,8 +334,8 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
   if not todo:
     logging.info('nothing to start: every selected run is done or running')
     return {}
-  if not ray.is_initialized():
-    ray.init(address=address, **(ray_init or {}))
+  if not ray.is_initialized():  # 'local': a new embedded instance, never another sweep's by accident.
+    ray.init(address=address or 'local', **(ray_init or {}))
   options = dict(num_cpus=cpus, num_gpus=gpus, max_retries=0)
   if memory_gb:
     options['memory'] = int(memory_gb * 1024 ** 3)

@@ -166,6 +166,7 @@ class Trainer:
     self.envs = [envs.PaddedActions(env, action_size) for env in self.envs]
     self.train_replay = replay_lib.Replay(os.path.join(logdir, 'train_episodes'))
     self.test_replay = replay_lib.Replay(os.path.join(logdir, 'test_episodes'))
+    tf.random.set_seed(seed)  # The initial weights: the same run seed gives the same model.
     self.model = world_model_lib.WorldModel(action_size)
     self.learner = world_model_lib.Learner(self.model, batch_size, chunk_length)
     self.agent = agent_lib.Agent(self.model)

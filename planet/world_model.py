@@ -100,6 +100,17 @@ OPEN_LOOP_CONTEXT = 5
 OPEN_LOOP_HORIZON = 50
 
 
+def filter_then_imagine(model, image, action, context, post_seed, prior_seed):
+  """The posterior over the first `context` frames, then the prior open loop from the remaining actions (Fig. 10
+  and the probes of Fig. 11). image: model-space [B, >= context, 64, 64, 3]; action [B, T, A], a_{t-1} at t.
+  Returns (posterior states [B, context], prior states [B, T - context])."""
+  dynamics = model.dynamics
+  embed = model.encoder(image[:, :context])
+  post, _ = dynamics.observe(embed, action[:, :context], dynamics.initial(tf.shape(image)[0]), post_seed)
+  last = tf.nest.map_structure(lambda x: x[:, -1], post)
+  return post, dynamics.imagine(action[:, context:], last, prior_seed)
+
+
 def open_loop_prediction(model, batch, context, seed):
   """Fig. 10: reconstruct `context` frames with the posterior, then predict the rest open loop from actions.
 
@@ -107,11 +118,6 @@ def open_loop_prediction(model, batch, context, seed):
   """
   noise_seed, post_seed, prior_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
   truth = model.preprocess(batch['image'], noise_seed)
-  dynamics = model.dynamics
-  embed = model.encoder(truth[:, :context])
-  post, _ = dynamics.observe(embed, batch['action'][:, :context], dynamics.initial(tf.shape(truth)[0]),
-                             post_seed)
-  last = tf.nest.map_structure(lambda x: x[:, -1], post)
-  prior = dynamics.imagine(batch['action'][:, context:], last, prior_seed)
-  features = tf.concat([dynamics.features(post), dynamics.features(prior)], 1)
+  post, prior = filter_then_imagine(model, truth, batch['action'], context, post_seed, prior_seed)
+  features = tf.concat([model.dynamics.features(post), model.dynamics.features(prior)], 1)
   return truth, model.decoder(features).mean()

@@ -37,6 +37,7 @@ def test_world_model_loss_falls_on_fixed_data(tmp_path):
 @pytest.mark.slow
 def test_learned_model_and_planner_solve_the_fake_task(tmp_path):
   """End to end: a world model trained on random fake-env episodes lets CEM steer the point to the centre."""
+  tf.random.set_seed(0)  # The initial weights: the same model whatever ran before in this process.
   cli.parse([], tiny_gin(['RSSM.deterministic_size = 32', 'RSSM.hidden_size = 32', 'RSSM.stochastic_size = 8',
                           'Encoder.depth = 8', 'Decoder.depth = 8', 'RewardHead.units = 32',
                           'cem_plan.candidates = 200', 'cem_plan.iterations = 5', 'cem_plan.top_k = 20',

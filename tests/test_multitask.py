@@ -9,6 +9,7 @@ from planet import analysis
 from planet import cli
 from planet import envs
 from planet import replay as replay_lib
+from planet import rundir
 from planet import training
 
 FAKE = ["train.task = 'multitask'", "train.multitask_tasks = ('fake', 'fake2')", 'train.seed_episodes = 1',
@@ -70,5 +71,10 @@ def test_multitask_resume_collects_lagging_tasks_first(tmp_path):
   os.remove(last)
   cli.parse([], fake_run_gin(FAKE + ['train.total_episodes = 3']))
   records = training.train(str(tmp_path), progress=False)
-  resumed = [(r['task'], r['episodes'], 'loss' in r) for r in records[4:]]
+  lines = rundir.read_jsonl(str(tmp_path / 'metrics.jsonl'))
+  resumed = [(r['task'], r['episodes'], 'loss' in r) for r in lines[4:]]
   assert resumed == [('fake2', 2, False), ('fake', 3, True), ('fake2', 3, False)]
+  # The redone episode's line replaces the first one in what readers see.
+  assert [(r['task'], r['episodes']) for r in records] == [
+      ('fake', 1), ('fake2', 1), ('fake', 2), ('fake2', 2), ('fake', 3), ('fake2', 3)]
+  assert records[3] == lines[4]

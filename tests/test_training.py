@@ -139,3 +139,11 @@ def test_cli_rejects_unknown_task(tmp_path):
   result = subprocess.run(args, cwd=ROOT, capture_output=True, timeout=120)
   assert result.returncode != 0
   assert "unknown task 'cartpol'" in result.stderr.decode()
+
+
+def test_same_seed_gives_the_same_numbers(tmp_path):
+  """Bit-for-bit on one machine: the run seed fixes the initial weights and every later draw."""
+  first = _train(tmp_path / 'a', 4)
+  second = _train(tmp_path / 'b', 4)
+  keys = ('loss', 'kl', 'train_return', 'test_returns', 'openloop_mse', 'grad_norm')
+  assert [{k: r.get(k) for k in keys} for r in first] == [{k: r.get(k) for k in keys} for r in second]

@@ -11,7 +11,6 @@ import tensorflow_probability as tfp
 
 from planet import networks
 from planet.models import base
-from planet.models import rssm
 
 tfd = tfp.distributions
 
@@ -23,10 +22,10 @@ class DRNN(base.GaussianStateModel):
                min_std=0.1, activation='relu', name=None):
     super().__init__(name=name)
     self._sizes = (stochastic_size, deterministic_size, embed_size)
-    self.encoder_cell = rssm.GRUCell(embed_size + action_size + stochastic_size, deterministic_size)
+    self.encoder_cell = networks.GRUCell(embed_size + action_size + stochastic_size, deterministic_size)
     self.hidden = networks.Dense(2 * deterministic_size + stochastic_size, hidden_size, activation)
-    self.out = rssm.GaussianLayer(hidden_size, stochastic_size, min_std)
-    self.decoder_cell = rssm.GRUCell(stochastic_size, deterministic_size)
+    self.out = networks.GaussianLayer(hidden_size, stochastic_size, min_std)
+    self.decoder_cell = networks.GRUCell(stochastic_size, deterministic_size)
     self.feature_size = deterministic_size
 
   def initial(self, batch_size):

@@ -10,7 +10,6 @@ import tensorflow as tf
 
 from planet import networks
 from planet.models import base
-from planet.models import rssm
 
 
 @gin.configurable
@@ -24,7 +23,7 @@ class GRUModel(base.StateSpaceModel):
     self._embed_size = embed_size
     self._size = deterministic_size
     self.inputs = networks.Dense(action_size + embed_size, hidden_size, activation)
-    self.cell = rssm.GRUCell(hidden_size, deterministic_size)
+    self.cell = networks.GRUCell(hidden_size, deterministic_size)
     self.feature_size = deterministic_size
 
   def initial(self, batch_size):

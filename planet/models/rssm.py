@@ -16,36 +16,6 @@ from planet.models import base
 tfd = tfp.distributions
 
 
-class GRUCell(tf.Module):
-  """Standard GRU (Cho et al., 2014), reset gate applied before the candidate's matmul, as TF1's GRUCell."""
-
-  def __init__(self, in_size, units, name=None):
-    super().__init__(name=name)
-    self.gates = networks.Dense(in_size + units, 2 * units)
-    # TF1's GRUCell, which the authors' code used, initialises the gate biases to 1 (gates start open).
-    self.gates.bias.assign(tf.ones([2 * units]))
-    self.candidate = networks.Dense(in_size + units, units)
-    self.units = units
-
-  def __call__(self, x, h):
-    reset, update = tf.split(tf.sigmoid(self.gates(tf.concat([x, h], -1))), 2, -1)
-    candidate = tf.tanh(self.candidate(tf.concat([x, reset * h], -1)))
-    return update * h + (1 - update) * candidate
-
-
-class GaussianLayer(tf.Module):
-  """Dense -> (mean, std) of a diagonal Gaussian; std = softplus(x) + min_std (authors' code)."""
-
-  def __init__(self, in_size, size, min_std, name=None):
-    super().__init__(name=name)
-    self.dense = networks.Dense(in_size, 2 * size)
-    self._min_std = min_std
-
-  def __call__(self, x):
-    mean, std = tf.split(self.dense(x), 2, -1)
-    return mean, tf.nn.softplus(std) + self._min_std
-
-
 @gin.configurable
 class RSSM(base.GaussianStateModel):
 
@@ -56,11 +26,11 @@ class RSSM(base.GaussianStateModel):
     act = activation
     self._sizes = (stochastic_size, deterministic_size)
     self.prior_in = networks.Dense(stochastic_size + action_size, hidden_size, act)
-    self.cell = GRUCell(hidden_size, deterministic_size)
+    self.cell = networks.GRUCell(hidden_size, deterministic_size)
     self.prior_hidden = networks.Dense(deterministic_size, hidden_size, act)
-    self.prior_out = GaussianLayer(hidden_size, stochastic_size, min_std)
+    self.prior_out = networks.GaussianLayer(hidden_size, stochastic_size, min_std)
     self.post_hidden = networks.Dense(deterministic_size + embed_size, hidden_size, act)
-    self.post_out = GaussianLayer(hidden_size, stochastic_size, min_std)
+    self.post_out = networks.GaussianLayer(hidden_size, stochastic_size, min_std)
     self.feature_size = stochastic_size + deterministic_size
 
   def initial(self, batch_size):

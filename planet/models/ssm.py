@@ -10,7 +10,6 @@ import tensorflow_probability as tfp
 
 from planet import networks
 from planet.models import base
-from planet.models import rssm
 
 tfd = tfp.distributions
 
@@ -23,9 +22,9 @@ class SSM(base.GaussianStateModel):
     super().__init__(name=name)
     self._size = stochastic_size
     self.prior_hidden = networks.Dense(stochastic_size + action_size, hidden_size, activation)
-    self.prior_out = rssm.GaussianLayer(hidden_size, stochastic_size, min_std)
+    self.prior_out = networks.GaussianLayer(hidden_size, stochastic_size, min_std)
     self.post_hidden = networks.Dense(2 * stochastic_size + embed_size, hidden_size, activation)
-    self.post_out = rssm.GaussianLayer(hidden_size, stochastic_size, min_std)
+    self.post_out = networks.GaussianLayer(hidden_size, stochastic_size, min_std)
     self.feature_size = stochastic_size
 
   def initial(self, batch_size):
