@@ -215,12 +215,18 @@ def test_random_collection_never_plans_during_collection(tmp_path, monkeypatch):
 _FAKE = ['train.video_every = 0']
 
 
-@pytest.mark.parametrize('overlay', sorted(glob.glob(os.path.join(ROOT, 'gin', 'ablations', '*.gin'))),
-                         ids=lambda path: os.path.basename(path))
-def test_every_overlay_runs_on_the_fake_env(tmp_path, overlay):
-  cli.parse([os.path.join(ROOT, 'gin/base.gin'), overlay],
+# Overlays that only change a value (each pinned in tests/test_defaults.py) run together, in one training run.
+_VALUE_OVERLAYS = ['cem_printed_spread.gin', 'reward_unscaled.gin', 'code_random_actions.gin',
+                   'code_reward_head.gin', 'code_lr_ramp.gin']
+
+
+@pytest.mark.parametrize('overlays', [[os.path.basename(path)] for path in sorted(
+    glob.glob(os.path.join(ROOT, 'gin', 'ablations', '*.gin'))) if os.path.basename(path) not in _VALUE_OVERLAYS]
+                         + [_VALUE_OVERLAYS], ids=lambda overlays: '+'.join(overlays))
+def test_every_overlay_runs_on_the_fake_env(tmp_path, overlays):
+  cli.parse([os.path.join(ROOT, 'gin/base.gin')] + [os.path.join(ROOT, 'gin', 'ablations', o) for o in overlays],
             fake_run_gin(_FAKE + ['train.total_episodes = 3', 'WorldModel.overshooting = 2'
-                                              if 'overshooting' in overlay else 'train.seed = 0']))
+                                  if 'overshooting.gin' in overlays else 'train.seed = 0']))
   records = training.train(str(tmp_path), progress=False)
   assert [r['episodes'] for r in records] == [1, 2, 3] and np.isfinite(records[-1]['loss'])
 
