@@ -20,6 +20,7 @@ import sys
 import time
 
 from planet import cli
+from planet import replay
 from planet import rundir
 from planet import tasks as tasks_lib
 
@@ -168,8 +169,7 @@ def status(run, results='results'):
     return 'not started', ''
   if not os.path.isdir(run.path):
     return 'not started', ''
-  episodes = len([name for name in os.listdir(os.path.join(run.path, 'train_episodes'))
-                  if name.endswith('.npz')]) if os.path.isdir(os.path.join(run.path, 'train_episodes')) else 0
+  episodes = len(replay.list_episodes(os.path.join(run.path, 'train_episodes')))
   if rundir.is_locked(run.path):
     return 'running', f'{episodes} episodes'
   ended = rundir.read_exit(run.path)
