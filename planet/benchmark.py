@@ -20,6 +20,7 @@ from planet import cli
 from planet import envs
 from planet import networks
 from planet import replay as replay_lib
+from planet import rundir
 from planet import tasks as tasks_lib
 from planet import training
 from planet import world_model
@@ -110,11 +111,9 @@ class Report:
   def add(self, name, value, unit, **extra):
     row = dict(name=name, value=round(value, 6), unit=unit, **extra, **self._context)
     self.rows.append(row)
-    line = json.dumps(row)
-    print(line, flush=True)
+    print(json.dumps(row), flush=True)
     if self._out:
-      with open(self._out, 'a') as f:
-        f.write(line + '\n')
+      rundir.append_jsonl(self._out, row)
 
 
 def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=(), gin_params=(), repeats=5,
@@ -275,8 +274,7 @@ def compare_precision(episodes_dir, gin_files, gin_params=(), steps=100, out=Non
     rows.append(row)
     print(json.dumps(row), flush=True)
     if out:
-      with open(out, 'a') as f:
-        f.write(json.dumps(row) + '\n')
+      rundir.append_jsonl(out, row)
   print(f'\nmean over the last {tail} of {steps} steps')
   print('{:<22}'.format('run') + ''.join(f'{term:>14}' for term in PRECISION_TERMS) + f"{'step s':>10}")
   for row in rows:

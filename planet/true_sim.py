@@ -169,39 +169,37 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
   done = {(tuple(r['settings']), r['episode'])
           for r in sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)}
   sim = TrueSimulator(task, threads=threads)
-  steps = sim.max_env_steps // sim.action_repeat
   for setting in settings:
     for episode in range(episodes):
       if (tuple(setting), episode) in done:
         continue
-      bar = tqdm.tqdm(total=steps, disable=not progress, desc=f'{task} H{setting.horizon} I{setting.iterations} '
-                      f'J{setting.candidates} K{setting.top_k} ep{episode}', leave=False)
-      tic = time.time()
-      score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator,
-                           warm_start=warm_start)
-      bar.close()
-      record = dict(task=task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
-                    **({'warm_start': True} if warm_start else {}), episode=episode, seconds=round(time.time() - tic, 2),
-                    threads=sim.threads)
-      record['return'] = score
+      record = _played(sim, setting, episode, std_estimator, warm_start, progress)
       rundir.append_jsonl(path, record)
-      logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, score, record['seconds'])
+      logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, record['return'],
+                   record['seconds'])
   return sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
 
 
 def play_one(task, setting, episode, record_path, std_estimator='std', threads=None, progress=True):
   """One episode (a scripts/sweep.py job): its record is written to `record_path` alone (atomically); the sweep's
   driver merges job records into results/true_sim/<task>.jsonl. Returns the record."""
-  sim = TrueSimulator(task, threads=threads)
-  bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
-                  desc=f'{task} {setting} ep{episode}')
-  tic = time.time()
-  score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator)
-  bar.close()
-  record = dict(task=task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator, episode=episode,
-                seconds=round(time.time() - tic, 2), threads=sim.threads)
-  record['return'] = score
+  record = _played(TrueSimulator(task, threads=threads), setting, episode, std_estimator, False, progress)
   rundir.write_atomically(record_path, json.dumps(record))
+  return record
+
+
+def _played(sim, setting, episode, std_estimator, warm_start, progress):
+  """Plays episode `episode` (its seed) with a progress bar; returns its record (one results/true_sim line)."""
+  bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
+                  desc=f'{sim.task} H{setting.horizon} I{setting.iterations} J{setting.candidates} '
+                       f'K{setting.top_k} ep{episode}')
+  tic = time.time()
+  score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator, warm_start=warm_start)
+  bar.close()
+  record = dict(task=sim.task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
+                **({'warm_start': True} if warm_start else {}), episode=episode, seconds=round(time.time() - tic, 2),
+                threads=sim.threads)
+  record['return'] = score
   return record
 
 
