@@ -4,6 +4,7 @@ float32 / bfloat16 comparison of gin/mixed_precision.gin (scripts/benchmark.py, 
 FLOP counts are computed from the layer sizes (`train_step_flops`, `plan_flops`): a multiply-add counts 2.
 Every figure is one JSON line (name, value, unit, device, TF version, flags).
 """
+import glob
 import json
 import os
 import platform
@@ -28,6 +29,11 @@ from planet import world_model
 # Parts of `run` that can be skipped.
 PARTS = ('matmul', 'train', 'plan', 'env', 'episode')
 PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
+# Where the measured records of each machine are committed (results/benchmarks/<device>.jsonl).
+COMMITTED_DIR = os.path.join(cli.REPO_ROOT, 'results', 'benchmarks')
+# Rows of the side-by-side table of machines, in order (then the env steps).
+TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'train_step_first_call', 'plan_call', 'plan_first_call',
+                 'training_episode_cartpole')
 
 
 def describe_device():
@@ -92,6 +98,68 @@ def plan_flops(p):
   return per_step * p['candidates'] * p['horizon'] * p['iterations']
 
 
+def default_settings(record):
+  """Whether a record was measured as the README's table is: paper sizes, no XLA, no overlay or extra binding."""
+  flags = record.get('flags') or {}
+  return not any(flags.get(key) for key in ('jit_compile', 'tiny', 'gin_files', 'gin_params'))
+
+
+def committed(directory=COMMITTED_DIR):
+  """{device: {figure: record}}: per machine and figure, the newest record measured with the default settings
+  among the JSON lines of `directory` (files are appended to, so a later line is newer)."""
+  machines = {}
+  for path in sorted(glob.glob(os.path.join(directory, '*.jsonl'))):
+    for record in rundir.read_jsonl(path):
+      if {'device', 'name', 'value', 'unit'} <= set(record) and default_settings(record):
+        machines.setdefault(record['device'], {})[record['name']] = record
+  return machines
+
+
+def side_by_side(columns):
+  """Text lines of a table: one row per figure, one column per machine ({label: {figure: record}})."""
+  names = [name for name in TABLE_FIGURES if any(name in column for column in columns.values())]
+  names += sorted({name for column in columns.values() for name in column if name.startswith('env_step_')})
+
+  def cell(record):
+    if record is None:
+      return '-'
+    text = f"{record['value']:.4g} {record['unit']}"
+    if 'fraction_of_matmul' in record:
+      text += f" ({100 * record['fraction_of_matmul']:.0f}%)"
+    return text + (f" @{record['commit']}" if record.get('commit') else '')
+
+  widths = [max(len(label), 26) for label in columns]
+  lines = ['  '.join([f"{'figure':<26}"] + [f'{label:<{w}}' for label, w in zip(columns, widths)])]
+  for name in names:
+    lines.append('  '.join([f'{name:<26}'] + [f'{cell(column.get(name)):<{w}}'
+                                              for column, w in zip(columns.values(), widths)]))
+  return lines
+
+
+def profile_ops(fn, calls, logdir):
+  """Where the time of `fn` goes, by TensorFlow's profiler over `calls` calls: [(op type, ms per call)] by self
+  time summed over threads, largest first (the profiler's 'IDLE' row is the threads' waiting)."""
+  # TensorFlow's own trace converter (the TensorBoard profile plugin's back end); a private module of TF 2.21.
+  from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
+  tf.profiler.experimental.start(logdir)
+  try:
+    for _ in range(calls):
+      fn()
+  finally:
+    tf.profiler.experimental.stop()
+  traces = sorted(glob.glob(os.path.join(logdir, '**', '*.xplane.pb'), recursive=True), key=os.path.getmtime)
+  data, ok = _pywrap_profiler_plugin.xspace_to_tools_data(traces[-1:], 'framework_op_stats', {})
+  if not ok:
+    raise RuntimeError(f'the profiler could not convert {traces[-1]}')
+  table = json.loads(data)[0]
+  columns = [column['id'] for column in table['cols']]
+  totals = {}
+  for row in table['rows']:
+    op = dict(zip(columns, [cell.get('v') if cell else None for cell in row['c']]))
+    totals[op['type']] = totals.get(op['type'], 0.0) + op['total_self_time'] / 1000 / calls
+  return sorted(totals.items(), key=lambda item: -item[1])
+
+
 def _median_time(fn, repeats):
   times = []
   for _ in range(repeats):
@@ -117,10 +185,12 @@ class Report:
 
 
 def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=(), gin_params=(), repeats=5,
-        tiny=False, skip=()):
-  """Measures every part not in `skip`; prints and returns the records (also appended to `out`).
+        tiny=False, skip=(), profile=False, committed_dir=COMMITTED_DIR):
+  """Measures every part not in `skip`; prints and returns the records (also appended to `out`), then the
+  committed records of every machine beside this run's.
 
   `tiny` adds gin/debug.gin's sizes (for tests). `episode_gin` is the overlay of the training-episode figure.
+  `profile` adds the plan call's time by op type (`profile_ops`) as one record.
   """
   gin_files, gin_params = list(gin_files), list(gin_params)
   tasks = list(tasks or tasks_lib.names())
@@ -185,6 +255,14 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     agent.act(obs, np.array([0, 1]), True)
     plan_seconds = _median_time(lambda: agent.act(obs, np.array([0, 2]), True), repeats * 2)
     rate('plan_call', plan_seconds, plan_flops(sizes))
+    if profile:
+      with tempfile.TemporaryDirectory() as logdir:
+        ops = profile_ops(lambda: agent.act(obs, np.array([0, 3]), True), 3, logdir)
+      busy = sum(ms for op, ms in ops if op != 'IDLE')
+      report.add('plan_call_op_profile', busy, 'ms', ops={op: round(ms, 2) for op, ms in ops})
+      print(f'plan call by op type (self time summed over threads, ms per call; {busy:.0f} ms busy):')
+      for op, ms in ops[:15]:
+        print(f"  {op:<34} {ms:9.1f}" + (f'  {100 * ms / busy:5.1f}% of busy' if op != 'IDLE' else ''))
   if 'env' not in skip:
     for task in tasks:
       env = envs.make_env(task, seed=0, action_repeat=tasks_lib.get(task).action_repeat, max_env_steps=10 ** 6)
@@ -235,6 +313,11 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     share = f"{100 * row['fraction_of_matmul']:.1f}%" if 'fraction_of_matmul' in row else ''
     print(f"{row['name']:<28} {row['value']:>12.4f} {row['unit']:<8} {share:>10}")
   print(f'device: {device}; TensorFlow {tf.__version__}; flags: {flags}')
+  columns = {f'this run: {device}': {row['name']: row for row in report.rows}}
+  columns.update(committed(committed_dir))
+  print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, cli.REPO_ROOT)}, newest per '
+        'machine, default settings; (x%) = fraction of that machine\'s matmul rate, @ = commit):')
+  print('\n'.join(side_by_side(columns)))
   return report.rows
 
 

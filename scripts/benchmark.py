@@ -2,9 +2,11 @@
 """Timings of PlaNet's hot paths, each also read as a fraction of the device's dense-matmul FLOP rate.
 
   python scripts/benchmark.py [--out results/benchmarks/cpu.jsonl] [--jit] [--tasks cartpole,cheetah]
-      [--episode_gin gin/quick.gin] [--tiny] [--skip env,episode]
+      [--episode_gin gin/quick.gin] [--tiny] [--skip env,episode] [--profile]
+  python scripts/benchmark.py --committed      # only the committed records, one column per machine
 
-Prints one JSON line per figure (name, value, unit, device, TF version, flags) and a table at the end.
+Prints one JSON line per figure (name, value, unit, device, TF version, flags), a table, and then this run beside
+the records committed in results/benchmarks/ (newest per machine), so every figure names its machine.
 FLOP counts are computed from the layer sizes (planet/benchmark.py): a multiply-add counts 2.
 """
 import argparse
@@ -28,7 +30,16 @@ def main(argv=None):
   parser.add_argument('--repeats', type=int, default=5)
   parser.add_argument('--tiny', action='store_true', help='tiny sizes of gin/debug.gin (for tests of this script)')
   parser.add_argument('--skip', default='', help=f"comma-separated parts to skip: {','.join(benchmark.PARTS)}")
+  parser.add_argument('--profile', action='store_true', help="also the plan call's time by op type (TF profiler)")
+  parser.add_argument('--committed', action='store_true',
+                      help='print the committed records side by side (one column per machine) and stop')
   args = parser.parse_args(argv)
+  if args.committed:
+    machines = benchmark.committed()
+    if not machines:
+      cli.fail(f'no benchmark records in {benchmark.COMMITTED_DIR}')
+    print('\n'.join(benchmark.side_by_side(machines)))
+    return
   logging.basicConfig(level=logging.WARNING)
   unknown = [task for task in args.tasks.split(',') if task not in tasks.names()]
   unknown += [part for part in filter(None, args.skip.split(',')) if part not in benchmark.PARTS]
@@ -36,7 +47,7 @@ def main(argv=None):
     cli.fail(f"unknown task or part {', '.join(unknown)}: tasks are {', '.join(tasks.names())}, parts "
           f"{', '.join(benchmark.PARTS)}")
   benchmark.run(args.out, args.jit, args.tasks.split(','), args.episode_gin, args.gin_file, args.gin_param,
-                args.repeats, args.tiny, filter(None, args.skip.split(',')))
+                args.repeats, args.tiny, filter(None, args.skip.split(',')), args.profile)
 
 
 if __name__ == '__main__':

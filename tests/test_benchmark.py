@@ -32,15 +32,49 @@ def test_flop_counts_match_hand_computation():
 def test_benchmark_script_tiny(tmp_path):
   out = tmp_path / 'bench.jsonl'
   result = subprocess.run([sys.executable, 'scripts/benchmark.py', '--tiny', '--tasks', 'cartpole',
-                           '--repeats', '2', '--out', str(out)], cwd=ROOT, capture_output=True, timeout=600)
+                           '--repeats', '2', '--out', str(out), '--profile'], cwd=ROOT, capture_output=True,
+                          timeout=600)
   assert result.returncode == 0, result.stderr.decode()[-3000:]
   rows = [json.loads(line) for line in open(out)]
   names = [row['name'] for row in rows]
   assert names == ['matmul_flop_rate', 'train_step_first_call', 'train_step', 'plan_first_call', 'plan_call',
-                   'env_step_cartpole', 'training_episode_cartpole']
+                   'plan_call_op_profile', 'env_step_cartpole', 'training_episode_cartpole']
   for row in rows:
     assert row['value'] > 0 and row['device'] and row['tf_version']
   assert 0 < rows[2]['fraction_of_matmul'] and 0 <= rows[-1]['outside_compiled_share'] <= 1
+  # The profile names the plan graph's op types; the busy time excludes the threads' idle time.
+  ops = rows[5]['ops']
+  assert any('MatMul' in op for op in ops) and rows[5]['value'] == pytest.approx(
+      sum(ms for op, ms in ops.items() if op != 'IDLE'), abs=0.01 * len(ops))
+  # This run is printed beside the committed records, each column named by its machine.
+  stdout = result.stdout.decode()
+  assert f"this run: {rows[0]['device']}" in stdout
+
+
+def test_committed_records_side_by_side(tmp_path):
+  common = dict(unit='s', tf_version='2.21.0')
+  default = {'jit_compile': False, 'tiny': False, 'gin_files': [], 'gin_params': []}
+  with open(tmp_path / 'amd.jsonl', 'w') as f:
+    for record in (dict(name='plan_call', value=0.9, device='CPU AMD', flags=default, commit='a1'),
+                   dict(name='plan_call', value=0.75, device='CPU AMD', flags=default, commit='b2',
+                        fraction_of_matmul=0.58),
+                   dict(name='plan_call', value=0.5, device='CPU AMD', flags=dict(default, jit_compile=True)),
+                   dict(name='train_step', value=3.7, device='CPU AMD',
+                        flags=dict(default, gin_files=['gin/mixed_precision.gin'])),
+                   dict(name='float32', step_seconds=4.8, device='CPU AMD')):
+      f.write(json.dumps(dict(common, **record)) + '\n')
+  with open(tmp_path / 'intel.jsonl', 'w') as f:
+    f.write(json.dumps(dict(common, name='train_step', value=5.18, device='CPU Intel', flags=default)) + '\n')
+    f.write(json.dumps(dict(common, name='plan_call', value=0.01, device='CPU Intel', flags=dict(default, tiny=True)))
+            + '\n')
+  machines = benchmark.committed(str(tmp_path))
+  # Newest default-settings record per machine and figure; XLA, overlays, tiny sizes and other kinds left out.
+  assert {device: {name: r['value'] for name, r in figures.items()} for device, figures in machines.items()} == {
+      'CPU AMD': {'plan_call': 0.75}, 'CPU Intel': {'train_step': 5.18}}
+  header, train, plan = benchmark.side_by_side(machines)
+  assert header.split()[1:] == ['CPU', 'AMD', 'CPU', 'Intel']
+  assert train.split()[1:] == ['-', '5.18', 's']
+  assert plan.split()[1:] == ['0.75', 's', '(58%)', '@b2', '-']
 
 
 @pytest.mark.slow
