@@ -43,9 +43,12 @@ def _raise_interrupt(signum, frame):
   raise KeyboardInterrupt
 
 
-def stop_on_sigterm():
-  """SIGTERM (a scheduler's or Ray's stop) behaves like Ctrl-C: the run stops cleanly between episodes."""
-  signal.signal(signal.SIGTERM, _raise_interrupt)
+def stop_on_signals():
+  """Ctrl-C (SIGINT) and SIGTERM (a scheduler's or Ray's stop) both stop a run cleanly between episodes. Installed
+  for SIGINT too because a process started in the background by a script (`cmd &` without job control) inherits
+  SIGINT as ignored, which Python keeps: `kill -INT` would then only work while an episode is being saved."""
+  for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, _raise_interrupt)
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

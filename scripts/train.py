@@ -51,7 +51,7 @@ def main(argv=None):
                    "for a GPU see README 'Running on a GPU'", minutes)
   command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores): python {' '.join(shlex.quote(a) for a in sys.argv)}")
-  cli.stop_on_sigterm()  # A scheduler's stop is a Ctrl-C: stop cleanly between episodes.
+  cli.stop_on_signals()  # Ctrl-C and a scheduler's SIGTERM: stop cleanly between episodes.
 
   def finish(code, reason):  # exit.json for scripts/sweep.py (not when the directory belongs to another run).
     rundir.write_exit(logdir, code, reason, training.episodes_on_disk(logdir), total)

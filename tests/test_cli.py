@@ -127,7 +127,10 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
   logdir = tmp_path / 'run'
   args = [sys.executable, os.path.join(ROOT, 'scripts', 'train.py'), *DEBUG, f'--logdir={logdir}',
           '--gin_param=train.total_episodes=40']
-  process = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+  # Started the way a script's `cmd &` starts it: with SIGINT ignored, which Python keeps unless train.py installs
+  # its own handler (without it, the run went on to its 40th episode).
+  process = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
   deadline = time.time() + 240
   while len(os.listdir(logdir / 'train_episodes') if os.path.isdir(logdir / 'train_episodes') else []) < 3:
     assert time.time() < deadline and process.poll() is None
