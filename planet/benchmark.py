@@ -313,7 +313,9 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     share = f"{100 * row['fraction_of_matmul']:.1f}%" if 'fraction_of_matmul' in row else ''
     print(f"{row['name']:<28} {row['value']:>12.4f} {row['unit']:<8} {share:>10}")
   print(f'device: {device}; TensorFlow {tf.__version__}; flags: {flags}')
-  columns = {f'this run: {device}': {row['name']: row for row in report.rows}}
+  differs = (['XLA'] if jit else []) + (['tiny sizes'] if tiny else []) + gin_files + gin_params
+  label = f'this run: {device}' + (f" ({', '.join(differs)})" if differs else '')
+  columns = {label: {row['name']: row for row in report.rows}}
   columns.update(committed(committed_dir))
   print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, cli.REPO_ROOT)}, newest per '
         'machine, default settings; (x%) = fraction of that machine\'s matmul rate, @ = commit):')
