@@ -149,10 +149,16 @@ def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISOD
     for task, setting in jobs:
       for estimator in estimators:
         for episode in range(episodes):
-          record = os.path.join(results, 'true_sim', 'jobs', task,
-                                f'{estimator}-H{setting[0]}-I{setting[1]}-J{setting[2]}-K{setting[3]}-ep{episode}.json')
+          record = os.path.join(results, 'true_sim', 'jobs', task, true_sim_job_name(estimator, setting, episode))
           found.append(Run('truesim', task, estimator, episode, record, (), tuple(setting)))
   return found
+
+
+def true_sim_job_name(estimator, setting, episode, warm_start=False):
+  """The file name of one true-simulator episode's record under results/true_sim/jobs/<task>/ (its checkpoint
+  while it plays: the same name + '.partial')."""
+  warm = '-warm' if warm_start else ''
+  return f'{estimator}{warm}-H{setting[0]}-I{setting[1]}-J{setting[2]}-K{setting[3]}-ep{episode}.json'
 
 
 def _merged_true_sim_done(run, results):
@@ -166,7 +172,12 @@ def status(run, results='results'):
   if run.kind == 'truesim':
     if os.path.exists(run.path) or _merged_true_sim_done(run, results):
       return 'done', ''
-    return 'not started', ''
+    try:  # An episode stopped part-way (planet.true_sim checkpoints every step).
+      with open(run.path + '.partial') as f:
+        saved = json.load(f)
+      return 'partial', f"{len(saved['actions'])} of {saved['steps']} steps"
+    except (OSError, ValueError, KeyError):
+      return 'not started', ''
   if not os.path.isdir(run.path):
     return 'not started', ''
   episodes = len(replay.list_episodes(os.path.join(run.path, 'train_episodes')))

@@ -8,6 +8,8 @@ CEM refit is the learned planner's (`planner.refit`): one implementation, two sc
 Rendering is never used here: dm_control is imported with MUJOCO_GL=disable, because merely loading Mesa's EGL
 in a process that also loads TensorFlow crashes (SIGSEGV, clashing LLVMs), and the refit runs in TensorFlow.
 Records go to <out>/<task>.jsonl, one line per episode; a rerun skips the (setting, episode) pairs already there.
+An episode saves its progress after every agent step (<out>/jobs/<task>/<job>.json.partial) and a rerun continues
+it where it stopped, with the same random draws (play_episode).
 """
 import importlib
 import json
@@ -143,24 +145,77 @@ def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None):
   return mean
 
 
-def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_start=False):
+def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_start=False, checkpoint=None,
+                 info=None):
   """One episode planned with the true simulator; returns the episode return.
 
   Algorithm 2 restarts CEM from Normal(0, I) at every step. `warm_start=True` (not in the paper; a probe of the
   sparse-reward tasks) starts each step's search from the previous plan shifted by one step, with unit spread.
+  `checkpoint`: a file that holds the episode so far after every agent step (the actions taken, the random
+  generator's state, the warm-start plan). A call that finds it replays those actions in the env (MuJoCo is
+  deterministic) and goes on with the same random draws as an episode that never stopped; if the replay does not
+  reproduce the saved return (another physics build), the episode starts over. The file is removed at the end.
+  `info`, a dict, receives `resumed_at` (the agent steps that resumes continued from; empty if none) and
+  `seconds_before` (the time spent before the last resume).
   """
-  rng = np.random.RandomState(seed)
+  tic, rng = time.time(), np.random.RandomState(seed)
+  identity = dict(task=sim.task, settings=list(settings), std_estimator=std_estimator, warm_start=warm_start,
+                  seed=seed, steps=sim.max_env_steps // sim.action_repeat)
   sim.reset(seed)
-  total, done, init = 0.0, False, None
+  total, done, init, actions, seconds_before, resumes = 0.0, False, None, [], 0.0, []
+  saved = _read_checkpoint(checkpoint, identity)
+  if saved:
+    for action in saved['actions']:
+      reward, done = sim.step(np.array(action))
+      total += reward
+    if np.isclose(total, saved['total'], rtol=1e-9, atol=1e-9) and not done:
+      actions, seconds_before = saved['actions'], saved['seconds']
+      resumes = saved['resumed_at'] + [len(actions)]
+      rng.set_state(tuple(saved['rng'][:1]) + (np.array(saved['rng'][1], np.uint32),) + tuple(saved['rng'][2:]))
+      init = None if saved['init'] is None else np.array(saved['init'])
+      if progress is not None:
+        progress.update(len(actions))
+    else:
+      logging.warning('%s: replaying its %d saved actions gave return %r, not the saved %r; starting the episode '
+                      'over', checkpoint, len(saved['actions']), total, saved['total'])
+      sim.reset(seed)
+      total, done = 0.0, False
+  if info is not None:
+    info.update(resumed_at=resumes, seconds_before=seconds_before)
   while not done:
     plan = cem_plan(sim, sim.state(), settings, rng, std_estimator, init)
     reward, done = sim.step(plan[0])
     if warm_start:
       init = np.concatenate([plan[1:], np.zeros_like(plan[:1])])
     total += reward
+    actions.append(plan[0].tolist())
+    if checkpoint and not done:
+      name, keys, pos, has_gauss, cached = rng.get_state()
+      rundir.write_atomically(checkpoint, json.dumps(dict(
+          identity, actions=actions, total=total, resumed_at=resumes, init=None if init is None else init.tolist(),
+          rng=[name, keys.tolist(), pos, has_gauss, cached], seconds=seconds_before + time.time() - tic)))
     if progress is not None:
       progress.update(1)
+  if checkpoint and os.path.exists(checkpoint):
+    os.remove(checkpoint)
   return total
+
+
+class CheckpointMismatch(ValueError):
+  """The checkpoint file of an episode holds another episode (other task, setting, seed or refit)."""
+
+
+def _read_checkpoint(path, identity):
+  """The saved part of an episode at `path` (see play_episode), or None. One of another episode is refused."""
+  if not path or not os.path.exists(path):
+    return None
+  with open(path) as f:
+    saved = json.load(f)
+  differing = sorted(key for key, value in identity.items() if saved.get(key) != value)
+  if differing:
+    raise CheckpointMismatch(f'{path} is the checkpoint of another episode (differs in {", ".join(differing)}); '
+                     f'move it away to start this one')
+  return saved
 
 
 def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='std', warm_start=False):
@@ -173,7 +228,9 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
     for episode in range(episodes):
       if (tuple(setting), episode) in done:
         continue
-      record = _played(sim, setting, episode, std_estimator, warm_start, progress)
+      checkpoint = os.path.join(out_dir, 'jobs', task,
+                                sweep.true_sim_job_name(std_estimator, setting, episode, warm_start) + '.partial')
+      record = _played(sim, setting, episode, std_estimator, warm_start, progress, checkpoint)
       rundir.append_jsonl(path, record)
       logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, record['return'],
                    record['seconds'])
@@ -183,22 +240,27 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
 def play_one(task, setting, episode, record_path, std_estimator='std', threads=None, progress=True):
   """One episode (a scripts/sweep.py job): its record is written to `record_path` alone (atomically); the sweep's
   driver merges job records into results/true_sim/<task>.jsonl. Returns the record."""
-  record = _played(TrueSimulator(task, threads=threads), setting, episode, std_estimator, False, progress)
+  record = _played(TrueSimulator(task, threads=threads), setting, episode, std_estimator, False, progress,
+                   record_path + '.partial')
   rundir.write_atomically(record_path, json.dumps(record))
   return record
 
 
-def _played(sim, setting, episode, std_estimator, warm_start, progress):
-  """Plays episode `episode` (its seed) with a progress bar; returns its record (one results/true_sim line)."""
+def _played(sim, setting, episode, std_estimator, warm_start, progress, checkpoint=None):
+  """Plays episode `episode` (its seed) with a progress bar, resuming it from `checkpoint` if that holds part of
+  it; returns its record (one results/true_sim line; `resumed_at` lists the steps it was resumed from)."""
   bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
                   desc=f'{sim.task} H{setting.horizon} I{setting.iterations} J{setting.candidates} '
                        f'K{setting.top_k} ep{episode}')
-  tic = time.time()
-  score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator, warm_start=warm_start)
+  tic, info = time.time(), {}
+  score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator, warm_start=warm_start,
+                       checkpoint=checkpoint, info=info)
   bar.close()
   record = dict(task=sim.task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
-                **({'warm_start': True} if warm_start else {}), episode=episode, seconds=round(time.time() - tic, 2),
-                threads=sim.threads)
+                **({'warm_start': True} if warm_start else {}), episode=episode,
+                seconds=round(info['seconds_before'] + time.time() - tic, 2), threads=sim.threads)
+  if info['resumed_at']:
+    record['resumed_at'] = info['resumed_at']
   record['return'] = score
   return record
 

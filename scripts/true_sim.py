@@ -8,12 +8,14 @@
   python scripts/true_sim.py --benchmark                                      # physics steps/s vs. env.step
 
 Scores go to results/true_sim/<task>.jsonl, one line per episode; a rerun skips what is already there, so an
-interrupted sweep resumes. Uses all cores (MuJoCo's threaded rollout).
+interrupted sweep resumes; an episode stopped part-way (Ctrl-C, SIGTERM, a kill) continues at the step where it
+stopped. Uses all cores (MuJoCo's threaded rollout).
 """
 import argparse
 import json
 import logging
 import os
+import sys
 
 import numpy as np
 
@@ -66,6 +68,19 @@ def main(argv=None):
   if args.record is not None or args.episode is not None:
     if args.record is None or args.episode is None:
       cli.fail('give --episode and --record together (one episode, one record file)')
+  cli.stop_on_signals()
+  try:
+    _play(args)
+  except KeyboardInterrupt:
+    print('stopped: the episode so far is saved; the same command continues it', file=sys.stderr)
+    sys.exit(cli.EXIT_INTERRUPTED)
+  except true_sim.CheckpointMismatch as error:
+    cli.fail(error)
+
+
+def _play(args):
+  """Plays the episodes the arguments ask for (one sweep job, or the missing episodes of the settings)."""
+  if args.record is not None:
     setting = sweep.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)
     record = true_sim.play_one(args.task, setting, args.episode, args.record, args.std_estimator, args.threads,
                                not args.no_progress)

@@ -1,11 +1,15 @@
 """CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random."""
+import importlib.util
 import json
 import os
+import signal
+import time
 
 import numpy as np
 import pytest
 
 from planet import analysis
+from planet import cli
 from planet import figures
 from planet import sweep
 from planet import tasks
@@ -77,6 +81,69 @@ def test_warm_start_starts_the_search_from_the_given_plan():
   # Samples N(init, 1) clipped to [-1, 1] have means of about +-0.33 and 0 (clipping pulls them in).
   np.testing.assert_allclose(warm[:, 0], [0.33, -0.33, 0.0], atol=0.06)
   np.testing.assert_allclose(cold[:, 0], [0.0, 0.0, 0.0], atol=0.06)
+
+
+class _StopAfter:
+  """A progress bar that stops the episode (as Ctrl-C or a lost worker would) once `steps` agent steps are done."""
+
+  def __init__(self, steps):
+    self.steps, self.done = steps, 0
+
+  def update(self, steps):
+    self.done += steps
+    if self.done >= self.steps:
+      raise KeyboardInterrupt
+
+
+def test_an_episode_stopped_part_way_resumes_where_it_stopped(tmp_path, caplog):
+  settings = sweep.CemSettings(horizon=3, iterations=2, candidates=16, top_k=4)
+  sim = true_sim.TrueSimulator('cartpole', threads=1, max_env_steps=48)  # 6 agent steps (action repeat 8).
+  whole = true_sim.play_episode(sim, settings, seed=1)
+  run = sweep.runs('truesim', ['cartpole'], episodes=2, results=str(tmp_path))[1]
+  checkpoint = run.path + '.partial'
+  with pytest.raises(KeyboardInterrupt):
+    true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(2), checkpoint=checkpoint)
+  assert sweep.status(run, str(tmp_path)) == ('partial', '2 of 6 steps')
+  with pytest.raises(KeyboardInterrupt):  # Stopped again after the resume: the 2 replayed steps, then 2 planned.
+    true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(4), checkpoint=checkpoint)
+  with pytest.raises(true_sim.CheckpointMismatch, match='checkpoint of another episode .differs in seed'):
+    true_sim.play_episode(sim, settings, seed=2, checkpoint=checkpoint)
+  info = {}
+  resumed = true_sim.play_episode(sim, settings, seed=1, checkpoint=checkpoint, info=info)
+  assert resumed == whole and whole > 0  # The same actions and random draws as the episode that never stopped.
+  assert info['resumed_at'] == [2, 4] and not os.path.exists(checkpoint)
+  # A checkpoint whose actions do not give its return here (another physics build) is not trusted.
+  with pytest.raises(KeyboardInterrupt):
+    true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(3), checkpoint=checkpoint)
+  saved = json.load(open(checkpoint))
+  with open(checkpoint, 'w') as f:
+    json.dump(dict(saved, total=saved['total'] + 1.0), f)
+  info = {}
+  assert true_sim.play_episode(sim, settings, seed=1, checkpoint=checkpoint, info=info) == whole
+  assert info['resumed_at'] == [] and 'starting the episode over' in caplog.text
+
+
+def test_the_script_stops_on_sigterm_with_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+  spec = importlib.util.spec_from_file_location('true_sim_script', os.path.join(ROOT, 'scripts', 'true_sim.py'))
+  script = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(script)
+
+  def stopped_by_the_scheduler(*args):
+    del args
+    os.kill(os.getpid(), signal.SIGTERM)  # What Ray or a cluster's scheduler sends; the handler raises inside.
+    time.sleep(5)
+
+  monkeypatch.setattr(true_sim, 'play_one', stopped_by_the_scheduler)
+  handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    with pytest.raises(SystemExit) as stopped:
+      script.main(['--task=cartpole', '--episode=0', f'--record={tmp_path / "ep0.json"}'])
+  finally:
+    for sig, handler in handlers.items():
+      signal.signal(sig, handler)
+  assert stopped.value.code == cli.EXIT_INTERRUPTED  # A stop: the sweep reports it and does not retry it.
+  assert capsys.readouterr().err.strip().splitlines() == [
+      'stopped: the episode so far is saved; the same command continues it']
 
 
 def test_sweep_resumes(tmp_path):
