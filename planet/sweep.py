@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from planet import cli
@@ -274,6 +275,9 @@ def environment(cpus, gpu_ids):
   return env
 
 
+STOP_SECONDS = 120  # How long a stopped run may take to save its progress and exit before it is killed.
+
+
 def _die_with_parent():
   """In the child, before exec: receive SIGTERM when the parent (the Ray worker) dies (Linux prctl)."""
   try:
@@ -293,7 +297,20 @@ def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
     stderr.flush()
     process = subprocess.Popen(command(run, results, threads), stdout=subprocess.DEVNULL, stderr=stderr,
                                env=environment(cpus, gpu_ids), cwd=cli.REPO_ROOT, preexec_fn=_die_with_parent)
-    code = process.wait()
+    try:
+      code = None
+      while code is None:  # Short waits: a cancel's KeyboardInterrupt only lands between Python instructions.
+        try:
+          code = process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+          pass
+    except KeyboardInterrupt:  # The sweep is being stopped (ray.cancel): the run stops cleanly, saving its progress.
+      process.terminate()
+      try:
+        code = process.wait(timeout=STOP_SECONDS)
+      except subprocess.TimeoutExpired:
+        process.kill()
+        code = process.wait()
   with open(log) as f:
     lines = [line.strip() for line in f if line.strip()]
   return code, (lines[-1] if lines else '')
@@ -358,18 +375,39 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
   attempts = collections.Counter()
   pending = {task.options(**options).remote(run): run for run in todo}
   outcomes = {}
-  while pending:
-    done, _ = ray.wait(list(pending), num_returns=1)
-    run = pending.pop(done[0])
-    attempts[run.name] += 1
-    try:
-      code, line = ray.get(done[0])
-    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.RayTaskError) as e:
-      code, line = cli.EXIT_CRASH, f'lost worker: {type(e).__name__}'
-    outcomes[run.name] = (code, line)
-    if retriable(code) and attempts[run.name] <= retries:
-      logging.warning('%s crashed (exit %d: %s); retry %d of %d', run.name, code, line, attempts[run.name], retries)
-      pending[task.options(**options).remote(run)] = run
-    else:
-      logging.info('%s: exit %d %s', run.name, code, line if code else '')
+  # ray.init made SIGTERM a bare exit: both it and Ctrl-C now stop the runs below, and the caller's handlers return.
+  handlers = {}
+  if threading.current_thread() is threading.main_thread():  # Only the main thread may set handlers.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cli.stop_on_signals()
+  try:
+    while pending:
+      # A wait with a timeout: a blocking one holds off Ctrl-C and SIGTERM until some run ends (hours).
+      done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+      if not done:
+        continue
+      run = pending.pop(done[0])
+      attempts[run.name] += 1
+      try:
+        code, line = ray.get(done[0])
+      except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.RayTaskError) as e:
+        code, line = cli.EXIT_CRASH, f'lost worker: {type(e).__name__}'
+      outcomes[run.name] = (code, line)
+      if retriable(code) and attempts[run.name] <= retries:
+        logging.warning('%s crashed (exit %d: %s); retry %d of %d', run.name, code, line, attempts[run.name], retries)
+        pending[task.options(**options).remote(run)] = run
+      else:
+        logging.info('%s: exit %d %s', run.name, code, line if code else '')
+  except KeyboardInterrupt:
+    # A cancel raises KeyboardInterrupt in each running task, which then sends SIGTERM to its run and waits for it:
+    # scripts/train.py and scripts/true_sim.py stop on it with their progress saved (exit 130).
+    logging.warning('stopping %d run(s): %s', len(pending), ', '.join(sorted(run.name for run in pending.values())))
+    for ref in pending:
+      ray.cancel(ref)
+    ray.wait(list(pending), num_returns=len(pending), timeout=STOP_SECONDS + 10)
+    ray.shutdown()
+    raise
+  finally:
+    for sig, handler in handlers.items():
+      signal.signal(sig, handler)
   return outcomes

@@ -9,10 +9,12 @@
 
 Matrices: table1, fig4, fig5, fig6, fig8, fig9, truesim, fig12, all. Rerunning the same command starts only
 unfinished runs (they resume from their checkpoints); finished runs' small files are copied into results/, so
-`python scripts/plot.py` draws Table 1 and the figures afterwards. Needs the [cluster] extra (Ray).
+`python scripts/plot.py` draws Table 1 and the figures afterwards. Ctrl-C or SIGTERM stops the running runs
+cleanly (their progress saved; exit 130). Needs the [cluster] extra (Ray).
 """
 import argparse
 import logging
+import sys
 
 from planet import cli
 from planet import sweep
@@ -62,14 +64,22 @@ def main(argv=None):
       cli.fail(f'{len(errors)} configuration(s) do not parse (listed above)')
     print('every configuration parses')
     return
-  outcomes = sweep.launch(selected, args.cpus, args.gpus, args.memory_gb, args.retries, args.address, args.results,
-                          threads=max(1, int(args.cpus)))
+  cli.stop_on_signals()  # Also while Ray starts (planet.sweep.launch keeps it so afterwards).
+  try:
+    outcomes, stopped = sweep.launch(selected, args.cpus, args.gpus, args.memory_gb, args.retries, args.address,
+                                     args.results, threads=max(1, int(args.cpus))), False
+  except KeyboardInterrupt:
+    outcomes, stopped = {}, True
   merged = sweep.merge_true_sim(args.results)
   copied = sweep.collect(selected, args.results)
   failed = {name: outcome for name, outcome in outcomes.items() if outcome[0] not in (cli.EXIT_OK,)}
   logging.info('%d run(s) started, %d failed; %d true-simulator record(s) merged, %d run(s) collected into %s',
                len(outcomes), len(failed), merged, len(copied), args.results)
   print(sweep.status_table(selected, args.results))
+  if stopped:
+    print('stopped: the running runs were told to stop and save their progress; the same command resumes them',
+          file=sys.stderr)
+    sys.exit(cli.EXIT_INTERRUPTED)
   if failed:
     cli.fail(f"{len(failed)} run(s) did not finish: {', '.join(sorted(failed))} (see each run's sweep.log)",
              cli.EXIT_CRASH)

@@ -2,6 +2,8 @@
 Ray launcher runs, retries a crashed run that then continues its counters, and starts nothing the second time."""
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -85,10 +87,11 @@ def test_dry_run_checks_every_configuration(tmp_path):
   assert name == bad[0].name and "'no_such_thing'" in error
 
 
-def _pid_of(logdir):
+def _pid_of(argument):
+  """The process whose command line holds `argument` (e.g. its run directory's --logdir=...), or None."""
   for pid in os.listdir('/proc'):
     try:
-      if pid.isdigit() and f'--logdir={logdir}'.encode() in open(f'/proc/{pid}/cmdline', 'rb').read():
+      if pid.isdigit() and argument.encode() in open(f'/proc/{pid}/cmdline', 'rb').read():
         return int(pid)
     except OSError:
       pass
@@ -108,7 +111,7 @@ def test_ray_launcher_retries_a_crash_and_resumes(tmp_path):
     deadline = time.time() + 400
     while time.time() < deadline and not crashed:
       episodes = os.path.join(runs[0].path, 'train_episodes')
-      pid = _pid_of(runs[0].path)
+      pid = _pid_of(f'--logdir={runs[0].path}')
       if pid and os.path.isdir(episodes) and len(os.listdir(episodes)) >= 2:
         os.kill(pid, signal.SIGKILL)
         crashed.append(len(os.listdir(episodes)))
@@ -133,3 +136,41 @@ def test_ray_launcher_retries_a_crash_and_resumes(tmp_path):
   finally:
     ray.shutdown()
     gin.clear_config()
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_sweep_stops_its_runs_with_their_progress_saved(tmp_path):
+  pytest.importorskip('ray')
+  results = tmp_path / 'results'
+  job = results / 'true_sim' / 'jobs' / 'cartpole' / sweep.true_sim_job_name('std', sweep.CEM_PAPER, 0)
+  args = [sys.executable, os.path.join(ROOT, 'scripts', 'sweep.py'), 'truesim', '--tasks', 'cartpole', '--episodes',
+          '1', '--cpus', '1', '--logs', str(tmp_path / 'logs'), '--results', str(results)]
+  process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    _stop_the_sweep_once_the_episode_runs(process, job)
+  finally:  # Nothing outlives a failed test.
+    if process.poll() is None:
+      process.kill()
+    child = _pid_of(f'--record={job}')
+    if child:
+      os.kill(child, signal.SIGKILL)
+  run, = sweep.runs('truesim', ['cartpole'], episodes=1, results=str(results))
+  state, detail = sweep.status(run, str(results))  # and a rerun continues the episode.
+  assert state == 'partial' and detail.endswith('of 125 steps'), detail
+
+
+def _stop_the_sweep_once_the_episode_runs(process, job):
+  """SIGTERM to the sweep's driver once its true-simulator episode has saved a step; checks that both stop."""
+  deadline = time.time() + 300
+  while not os.path.exists(f'{job}.partial'):  # The episode (about 8 minutes here) has played its first step.
+    assert time.time() < deadline and process.poll() is None, process.communicate()[1][-3000:]
+    time.sleep(0.2)
+  process.send_signal(signal.SIGTERM)  # What a cluster's scheduler sends to the driver (a blocking wait held it).
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == cli.EXIT_INTERRUPTED, stderr[-3000:]
+  assert stderr.strip().splitlines()[-1].startswith('stopped: the running runs were told to stop'), stderr[-3000:]
+  deadline = time.time() + 60
+  while _pid_of(f'--record={job}'):  # The episode's process ends too: its Ray task passed the stop on (SIGTERM).
+    assert time.time() < deadline, 'the true-simulator process outlived the sweep'
+    time.sleep(0.2)
+  assert 'stopped: the episode so far is saved' in open(job.parent / 'sweep.log').read()  # It stopped cleanly,
