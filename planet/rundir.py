@@ -154,10 +154,11 @@ def check_same_experiment(logdir, config_text):
 
 
 class Lock:
-  """An exclusive lock on a run directory (fcntl on <logdir>/.lock), held until `release` or process exit."""
+  """An exclusive lock on a run directory (fcntl on <logdir>/.lock), held until `release` or process exit.
+  `name` locks another file of the directory instead (one true-simulator episode: '<job>.json.lock')."""
 
-  def __init__(self, logdir):
-    self.path = os.path.join(logdir, '.lock')
+  def __init__(self, logdir, name='.lock'):
+    self.path = os.path.join(logdir, name)
     self._file = open(self.path, 'a+')  # pylint: disable=consider-using-with
     try:
       fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -165,6 +166,9 @@ class Lock:
       self._file.seek(0)
       owner = self._file.read().strip() or 'another process'
       self._file.close()
+      if name != '.lock':
+        raise RunDirBusy(f'{self.path[:-len(".lock")]} is being played by {owner}; wait for it to finish or '
+                         'stop it') from e
       raise RunDirBusy(f'{logdir} is in use by {owner}; wait for it to finish or stop it, or use another '
                         '--logdir') from e
     self._file.seek(0)
@@ -193,9 +197,9 @@ def read_exit(logdir):
     return json.load(f)
 
 
-def is_locked(logdir):
-  """Whether a process holds the run directory's lock right now (i.e. the run is running)."""
-  path = os.path.join(logdir, '.lock')
+def is_locked(logdir, name='.lock'):
+  """Whether a process holds the run directory's lock (or its file `name`'s) right now, i.e. the run is running."""
+  path = os.path.join(logdir, name)
   if not os.path.exists(path):
     return False
   with open(path, 'a+') as f:

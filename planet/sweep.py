@@ -156,8 +156,8 @@ def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISOD
 
 
 def true_sim_job_name(estimator, setting, episode, warm_start=False):
-  """The file name of one true-simulator episode's record under results/true_sim/jobs/<task>/ (its checkpoint
-  while it plays: the same name + '.partial')."""
+  """The file name of one true-simulator episode's record under results/true_sim/jobs/<task>/; while it plays, its
+  checkpoint is the same name + '.partial' and its lock + '.lock'."""
   warm = '-warm' if warm_start else ''
   return f'{estimator}{warm}-H{setting[0]}-I{setting[1]}-J{setting[2]}-K{setting[3]}-ep{episode}.json'
 
@@ -173,12 +173,14 @@ def status(run, results='results'):
   if run.kind == 'truesim':
     if os.path.exists(run.path) or _merged_true_sim_done(run, results):
       return 'done', ''
-    try:  # An episode stopped part-way (planet.true_sim checkpoints every step).
+    running = rundir.is_locked(os.path.dirname(run.path), os.path.basename(run.path) + '.lock')
+    try:  # Its progress (planet.true_sim saves it after every step).
       with open(run.path + '.partial') as f:
         saved = json.load(f)
-      return 'partial', f"{len(saved['actions'])} of {saved['steps']} steps"
+      steps = f"{len(saved['actions'])} of {saved['steps']} steps"
     except (OSError, ValueError, KeyError):
-      return 'not started', ''
+      steps = ''
+    return ('running', steps) if running else ('partial', steps) if steps else ('not started', '')
   if not os.path.isdir(run.path):
     return 'not started', ''
   episodes = len(replay.list_episodes(os.path.join(run.path, 'train_episodes')))

@@ -252,6 +252,10 @@ def _played(sim, setting, episode, std_estimator, warm_start, progress, checkpoi
   bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
                   desc=f'{sim.task} H{setting.horizon} I{setting.iterations} J{setting.candidates} '
                        f'K{setting.top_k} ep{episode}')
+  lock = None
+  if checkpoint:  # One process per episode: a second one is refused (RunDirBusy) rather than playing it twice.
+    os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
+    lock = rundir.Lock(os.path.dirname(checkpoint), _lock_name(checkpoint))
   tic, info = time.time(), {}
   score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator, warm_start=warm_start,
                        checkpoint=checkpoint, info=info)
@@ -262,7 +266,15 @@ def _played(sim, setting, episode, std_estimator, warm_start, progress, checkpoi
   if info['resumed_at']:
     record['resumed_at'] = info['resumed_at']
   record['return'] = score
+  if lock:
+    lock.release()
+    os.remove(lock.path)
   return record
+
+
+def _lock_name(checkpoint):
+  """The lock file of the episode whose checkpoint is `checkpoint` (held by the process playing it)."""
+  return os.path.basename(checkpoint)[:-len('.partial')] + '.lock'
 
 
 def start_hit_rates(task, seeds, candidates=1000, horizon=12):

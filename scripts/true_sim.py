@@ -21,6 +21,7 @@ import numpy as np
 
 from planet import cli
 from planet import figures
+from planet import rundir
 from planet import sweep
 from planet import tasks
 from planet import true_sim
@@ -76,6 +77,8 @@ def main(argv=None):
     sys.exit(cli.EXIT_INTERRUPTED)
   except true_sim.CheckpointMismatch as error:
     cli.fail(error)
+  except rundir.RunDirBusy as error:  # Another process plays this episode.
+    cli.fail(error, cli.EXIT_BUSY)
 
 
 def _play(args):

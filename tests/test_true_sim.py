@@ -11,6 +11,7 @@ import pytest
 from planet import analysis
 from planet import cli
 from planet import figures
+from planet import rundir
 from planet import sweep
 from planet import tasks
 from planet import true_sim
@@ -104,6 +105,13 @@ def test_an_episode_stopped_part_way_resumes_where_it_stopped(tmp_path, caplog):
   with pytest.raises(KeyboardInterrupt):
     true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(2), checkpoint=checkpoint)
   assert sweep.status(run, str(tmp_path)) == ('partial', '2 of 6 steps')
+  lock = rundir.Lock(os.path.dirname(run.path), os.path.basename(run.path) + '.lock')  # What a playing job holds.
+  try:
+    assert sweep.status(run, str(tmp_path)) == ('running', '2 of 6 steps')
+    with pytest.raises(rundir.RunDirBusy, match=r'ep1.json is being played by pid \d+'):  # No second player.
+      true_sim.play_one('cartpole', settings, 1, run.path, threads=1, progress=False)
+  finally:
+    lock.release()
   with pytest.raises(KeyboardInterrupt):  # Stopped again after the resume: the 2 replayed steps, then 2 planned.
     true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(4), checkpoint=checkpoint)
   with pytest.raises(true_sim.CheckpointMismatch, match='checkpoint of another episode .differs in seed'):
@@ -161,6 +169,7 @@ def test_sweep_resumes(tmp_path):
   try:
     records = true_sim.run('cartpole', settings, 2, str(out), threads=1, progress=False)
     assert len(records) == 4
+    assert os.listdir(out / 'jobs' / 'cartpole') == []  # Finished episodes leave no checkpoint or lock behind.
     lines = open(out / 'cartpole.jsonl').read().splitlines()
     with open(out / 'cartpole.jsonl', 'w') as f:  # An interrupted sweep: the last episode is missing.
       f.write('\n'.join(lines[:3]) + '\n')
