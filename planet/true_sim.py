@@ -214,7 +214,7 @@ def _read_checkpoint(path, identity):
   differing = sorted(key for key, value in identity.items() if saved.get(key) != value)
   if differing:
     raise CheckpointMismatch(f'{path} is the checkpoint of another episode (differs in {", ".join(differing)}); '
-                     f'move it away to start this one')
+                             'move it away to start this one')
   return saved
 
 

@@ -65,9 +65,10 @@ def main(argv=None):
     print('every configuration parses')
     return
   cli.stop_on_signals()  # Also while Ray starts (planet.sweep.launch keeps it so afterwards).
+  stopped = False
   try:
-    outcomes, stopped = sweep.launch(selected, args.cpus, args.gpus, args.memory_gb, args.retries, args.address,
-                                     args.results, threads=max(1, int(args.cpus))), False
+    outcomes = sweep.launch(selected, args.cpus, args.gpus, args.memory_gb, args.retries, args.address,
+                            args.results, threads=max(1, int(args.cpus)))
   except KeyboardInterrupt:
     outcomes, stopped = {}, True
   merged = sweep.merge_true_sim(args.results)
