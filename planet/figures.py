@@ -106,7 +106,7 @@ def table1(runs, reference, episode, out_dir, results, variant='planet'):
                 list(sweep.CEM_PAPER)]
       sim_row.append(f'{sum(scores) / len(scores):.0f}' if scores else '')
       if scores:
-        notes.append(f'{task}: true-simulator CEM ({label[len("CEM + true simulator "):]}) over '
+        notes.append(f'{task}: true-simulator CEM {label[len("CEM + true simulator "):]} over '
                      f'{len(scores)} episode(s)')
     rows.append(sim_row)
   for method, scores in reference.items():
