@@ -229,8 +229,9 @@ def plan_summary(selected, gpus_per_run):
                  f'{10 * len(train) * gpus_per_run:.0f}-{20 * len(train) * gpus_per_run:.0f} GPU-hours for these '
                  f'{len(train)} runs at {gpus_per_run} GPU each); CPU: about a week per run on 2 cores')
   if sim:
-    lines.append('true-simulator episodes: 5-25 min each on 2 cores for cartpole/reacher/cheetah/finger, '
-                 'hours for cup and walker (10x the physics steps; README, CEM with the true simulator)')
+    lines.append('true-simulator episodes, measured on 2 cores: 4-30 min each for cartpole/reacher/cheetah/finger, '
+                 '1.5-2.5 h for cup and walker (10x the physics steps; README, CEM with the true simulator); '
+                 'a stopped episode resumes at its last step')
   return '\n'.join(lines)
 
 
