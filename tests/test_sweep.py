@@ -1,5 +1,6 @@
 """scripts/sweep.py: the paper's run matrix agrees with the figures, status is read from run directories, and the
-Ray launcher runs, retries a crashed run that then continues its counters, and starts nothing the second time."""
+Ray launcher runs, retries a crashed run that then continues its counters, and starts nothing the second time;
+SIGTERM to the driver stops it and its runs cleanly."""
 import os
 import signal
 import subprocess
@@ -155,7 +156,7 @@ def test_sigterm_to_the_sweep_stops_its_runs_with_their_progress_saved(tmp_path)
     if child:
       os.kill(child, signal.SIGKILL)
   run, = sweep.runs('truesim', ['cartpole'], episodes=1, results=str(results))
-  state, detail = sweep.status(run, str(results))  # and a rerun continues the episode.
+  state, detail = sweep.status(run, str(results))  # Left partial: the same command continues the episode.
   assert state == 'partial' and detail.endswith('of 125 steps'), detail
 
 
@@ -173,4 +174,4 @@ def _stop_the_sweep_once_the_episode_runs(process, job):
   while _pid_of(f'--record={job}'):  # The episode's process ends too: its Ray task passed the stop on (SIGTERM).
     assert time.time() < deadline, 'the true-simulator process outlived the sweep'
     time.sleep(0.2)
-  assert 'stopped: the episode so far is saved' in open(job.parent / 'sweep.log').read()  # It stopped cleanly,
+  assert 'stopped: the episode so far is saved' in open(job.parent / 'sweep.log').read()  # It stopped cleanly.

@@ -1,4 +1,5 @@
-"""CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random."""
+"""CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random; a
+stopped episode resumes with the same draws."""
 import importlib.util
 import json
 import os
