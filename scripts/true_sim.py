@@ -70,8 +70,16 @@ def main(argv=None):
     if args.record is None or args.episode is None:
       cli.fail('give --episode and --record together (one episode, one record file)')
   cli.stop_on_signals()
+  settings = sweep.cem_sweep_settings() if args.sweep and args.record is None else [
+      sweep.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)]
   try:
-    _play(args)
+    if args.record is not None:  # One sweep job.
+      record = true_sim.play_one(args.task, settings[0], args.episode, args.record, args.std_estimator, args.threads,
+                                 not args.no_progress)
+      logging.info('%s episode %d: return %.1f', settings[0], args.episode, record['return'])
+      return
+    records = true_sim.run(args.task, settings, args.episodes, args.out, args.threads, not args.no_progress,
+                           std_estimator=args.std_estimator, warm_start=args.warm_start)
   except KeyboardInterrupt:
     print('stopped: the episode so far is saved; the same command continues it', file=sys.stderr)
     sys.exit(cli.EXIT_INTERRUPTED)
@@ -79,20 +87,6 @@ def main(argv=None):
     cli.fail(error)
   except rundir.RunDirBusy as error:  # Another process plays this episode.
     cli.fail(error, cli.EXIT_BUSY)
-
-
-def _play(args):
-  """Plays the episodes the arguments ask for (one sweep job, or the missing episodes of the settings)."""
-  if args.record is not None:
-    setting = sweep.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)
-    record = true_sim.play_one(args.task, setting, args.episode, args.record, args.std_estimator, args.threads,
-                               not args.no_progress)
-    logging.info('%s episode %d: return %.1f', setting, args.episode, record['return'])
-    return
-  settings = sweep.cem_sweep_settings() if args.sweep else [
-      sweep.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)]
-  records = true_sim.run(args.task, settings, args.episodes, args.out, args.threads, not args.no_progress,
-                         std_estimator=args.std_estimator, warm_start=args.warm_start)
   for setting in settings:
     scores = [r['return'] for r in records if r['settings'] == list(setting)]
     if scores:
