@@ -155,8 +155,8 @@ def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_s
   generator's state, the warm-start plan). A call that finds it replays those actions in the env (MuJoCo is
   deterministic) and goes on with the same random draws as an episode that never stopped; if the replay does not
   reproduce the saved return (another physics build), the episode starts over. The file is removed at the end.
-  `info`, a dict, receives `resumed_at` (the agent steps that resumes continued from; empty if none) and
-  `seconds_before` (the time spent before the last resume).
+  `info`, a dict, receives `resumed_at` (the agent steps that resumes continued from; empty if none) and, at the
+  end, `seconds` (the episode's time, that before any resumes included).
   """
   tic, rng = time.time(), np.random.RandomState(seed)
   identity = dict(task=sim.task, settings=list(settings), std_estimator=std_estimator, warm_start=warm_start,
@@ -171,7 +171,8 @@ def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_s
     if np.isclose(total, saved['total'], rtol=1e-9, atol=1e-9) and not done:
       actions, seconds_before = saved['actions'], saved['seconds']
       resumes = saved['resumed_at'] + [len(actions)]
-      rng.set_state(tuple(saved['rng'][:1]) + (np.array(saved['rng'][1], np.uint32),) + tuple(saved['rng'][2:]))
+      name, keys, *rest = saved['rng']
+      rng.set_state((name, np.array(keys, np.uint32), *rest))
       init = None if saved['init'] is None else np.array(saved['init'])
       if progress is not None:
         progress.update(len(actions))
@@ -180,8 +181,6 @@ def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_s
                       'over', checkpoint, len(saved['actions']), total, saved['total'])
       sim.reset(seed)
       total, done = 0.0, False
-  if info is not None:
-    info.update(resumed_at=resumes, seconds_before=seconds_before)
   while not done:
     plan = cem_plan(sim, sim.state(), settings, rng, std_estimator, init)
     reward, done = sim.step(plan[0])
@@ -198,6 +197,8 @@ def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_s
       progress.update(1)
   if checkpoint and os.path.exists(checkpoint):
     os.remove(checkpoint)
+  if info is not None:
+    info.update(resumed_at=resumes, seconds=seconds_before + time.time() - tic)
   return total
 
 
@@ -228,9 +229,8 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
     for episode in range(episodes):
       if (tuple(setting), episode) in done:
         continue
-      checkpoint = os.path.join(out_dir, 'jobs', task,
-                                sweep.true_sim_job_name(std_estimator, setting, episode, warm_start) + '.partial')
-      record = _played(sim, setting, episode, std_estimator, warm_start, progress, checkpoint)
+      job = os.path.join(out_dir, 'jobs', task, sweep.true_sim_job_name(std_estimator, setting, episode, warm_start))
+      record = _played(sim, setting, episode, std_estimator, warm_start, progress, job)
       rundir.append_jsonl(path, record)
       logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, record['return'],
                    record['seconds'])
@@ -241,28 +241,29 @@ def play_one(task, setting, episode, record_path, std_estimator='std', threads=N
   """One episode (a scripts/sweep.py job): its record is written to `record_path` alone (atomically); the sweep's
   driver merges job records into results/true_sim/<task>.jsonl. Returns the record."""
   record = _played(TrueSimulator(task, threads=threads), setting, episode, std_estimator, False, progress,
-                   record_path + '.partial')
+                   record_path)
   rundir.write_atomically(record_path, json.dumps(record))
   return record
 
 
-def _played(sim, setting, episode, std_estimator, warm_start, progress, checkpoint=None):
-  """Plays episode `episode` (its seed) with a progress bar, resuming it from `checkpoint` if that holds part of
-  it; returns its record (one results/true_sim line; `resumed_at` lists the steps it was resumed from)."""
+def _played(sim, setting, episode, std_estimator, warm_start, progress, job=None):
+  """Plays episode `episode` (its seed) with a progress bar; returns its record (one results/true_sim line;
+  `resumed_at` lists the steps it was resumed from). `job`: the path of its record file under jobs/ (see
+  sweep.true_sim_job_name), beside which its checkpoint (+ '.partial') and lock (+ '.lock') go."""
   bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
                   desc=f'{sim.task} H{setting.horizon} I{setting.iterations} J{setting.candidates} '
                        f'K{setting.top_k} ep{episode}')
   lock = None
-  if checkpoint:  # One process per episode: a second one is refused (RunDirBusy) rather than playing it twice.
-    os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
-    lock = rundir.Lock(os.path.dirname(checkpoint), _lock_name(checkpoint))
-  tic, info = time.time(), {}
+  if job:  # One process per episode: a second one is refused (RunDirBusy) rather than playing it twice.
+    os.makedirs(os.path.dirname(job), exist_ok=True)
+    lock = rundir.Lock(os.path.dirname(job), os.path.basename(job) + '.lock')
+  info = {}
   score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator, warm_start=warm_start,
-                       checkpoint=checkpoint, info=info)
+                       checkpoint=job and job + '.partial', info=info)
   bar.close()
   record = dict(task=sim.task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
                 **({'warm_start': True} if warm_start else {}), episode=episode,
-                seconds=round(info['seconds_before'] + time.time() - tic, 2), threads=sim.threads)
+                seconds=round(info['seconds'], 2), threads=sim.threads)
   if info['resumed_at']:
     record['resumed_at'] = info['resumed_at']
   record['return'] = score
@@ -270,11 +271,6 @@ def _played(sim, setting, episode, std_estimator, warm_start, progress, checkpoi
     lock.release()
     os.remove(lock.path)
   return record
-
-
-def _lock_name(checkpoint):
-  """The lock file of the episode whose checkpoint is `checkpoint` (held by the process playing it)."""
-  return os.path.basename(checkpoint)[:-len('.partial')] + '.lock'
 
 
 def start_hit_rates(task, seeds, candidates=1000, horizon=12):
