@@ -155,8 +155,8 @@ def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_s
   generator's state, the warm-start plan). A call that finds it replays those actions in the env (MuJoCo is
   deterministic) and goes on with the same random draws as an episode that never stopped; if the replay does not
   reproduce the saved return (another physics build), the episode starts over. The file is removed at the end.
-  `info`, a dict, receives `resumed_at` (the agent steps that resumes continued from; empty if none) and, at the
-  end, `seconds` (the episode's time, that before any resumes included).
+  `info`, a dict, receives at the end `resumed_at` (the agent steps that resumes continued from; empty if none)
+  and `seconds` (the episode's time, that before any resumes included).
   """
   tic, rng = time.time(), np.random.RandomState(seed)
   identity = dict(task=sim.task, settings=list(settings), std_estimator=std_estimator, warm_start=warm_start,
