@@ -32,8 +32,8 @@ PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
 # Where the measured records of each machine are committed (results/benchmarks/<device>.jsonl).
 COMMITTED_DIR = os.path.join(cli.REPO_ROOT, 'results', 'benchmarks')
 # Rows of the side-by-side table of machines, in order (then the env steps).
-TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'train_step_first_call', 'plan_call', 'plan_first_call',
-                 'training_episode_cartpole')
+TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'train_step_first_call', 'plan_call', 'plan_matmuls_alone',
+                 'plan_first_call', 'training_episode_cartpole')
 
 
 def describe_device():
@@ -160,6 +160,34 @@ def profile_ops(fn, calls, logdir):
   return sorted(totals.items(), key=lambda item: -item[1])
 
 
+def plan_matmuls(p):
+  """Every matmul of one plan call as (rows, inputs, outputs, count): the transition's five per imagined step (I x H
+  of them, J rows each) and the reward head's layers over all J x H imagined states (I of them). Their FLOPs are
+  `plan_flops`."""
+  rows, steps, iterations = p['candidates'], p['horizon'], p['iterations']
+  stoch, deter, hidden = p['stoch'], p['deter'], p['hidden']
+  # RSSM prior: input layer, GRU gates and candidate, hidden layer, Gaussian output layer.
+  transition = [(stoch + p['action'], hidden), (hidden + deter, 2 * deter), (hidden + deter, deter),
+                (deter, hidden), (hidden, 2 * stoch)]
+  reward = [p['stoch'] + p['deter']] + [p['reward_units']] * p['reward_layers'] + [1]
+  return ([(rows, k, n, iterations * steps) for k, n in transition]
+          + [(rows * steps, k, n, iterations) for k, n in zip(reward[:-1], reward[1:])])
+
+
+def matmuls_alone(shapes, repeats, jit=False):
+  """Seconds that the matmuls of `shapes` ((rows, inputs, outputs, count) each) take alone, one after another:
+  per shape, `count` matmuls in one compiled loop that runs them one at a time; the sum of the medians."""
+  total = 0.0
+  for rows, inputs, outputs, count in shapes:
+    a, b = tf.random.normal([rows, inputs]), tf.random.normal([inputs, outputs])
+    body = lambda i, x: (i + 1, x + tf.matmul(a, b)[0, 0])
+    loop = tf.function(lambda count=count, body=body: tf.while_loop(
+        lambda i, _: i < count, body, (0, 0.0), parallel_iterations=1)[1], jit_compile=jit)
+    loop().numpy()
+    total += _median_time(lambda loop=loop: loop().numpy(), repeats)
+  return total
+
+
 def _median_time(fn, repeats):
   times = []
   for _ in range(repeats):
@@ -223,8 +251,8 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     peak = 2 * n ** 3 / seconds
     report.add('matmul_flop_rate', peak / 1e9, 'GFLOP/s', size=n)
 
-  def rate(name, seconds, flops):
-    extra = dict(flops=flops, gflop_per_s=round(flops / seconds / 1e9, 3))
+  def rate(name, seconds, flops, **more):
+    extra = dict(flops=flops, gflop_per_s=round(flops / seconds / 1e9, 3), **more)
     if peak:
       extra['fraction_of_matmul'] = round(flops / seconds / peak, 4)
     report.add(name, seconds, 's', **extra)
@@ -254,7 +282,11 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     report.add('plan_first_call', time.perf_counter() - tic, 's', candidates=sizes['candidates'])
     agent.act(obs, np.array([0, 1]), True)
     plan_seconds = _median_time(lambda: agent.act(obs, np.array([0, 2]), True), repeats * 2)
-    rate('plan_call', plan_seconds, plan_flops(sizes))
+    # The floor without changing what is computed: the same matmuls, alone. The plan call's share of it says how
+    # much of the call is the matmuls' own speed on this machine and how much the ops around them.
+    alone = matmuls_alone(plan_matmuls(sizes), repeats, jit)
+    rate('plan_matmuls_alone', alone, plan_flops(sizes))
+    rate('plan_call', plan_seconds, plan_flops(sizes), matmuls_alone_share=round(alone / plan_seconds, 4))
     if profile:
       with tempfile.TemporaryDirectory() as logdir:
         ops = profile_ops(lambda: agent.act(obs, np.array([0, 3]), True), 3, logdir)

@@ -26,6 +26,12 @@ def test_flop_counts_match_hand_computation():
                action=1, candidates=1000, horizon=12, iterations=10)
   assert 0.55e12 < benchmark.train_step_flops(paper) < 0.65e12  # ~0.59 TFLOP (DEVELOPERS.md)
   assert 85e9 < benchmark.plan_flops(paper) < 95e9  # ~90 GFLOP
+  # The plan call's matmuls, written out: the RSSM prior's five layers per imagined step (J = 1000 rows, I x H =
+  # 120 steps), the reward head's three over all 12,000 imagined states once per iteration; together, its FLOPs.
+  shapes = benchmark.plan_matmuls(paper)
+  assert shapes == [(1000, 31, 200, 120), (1000, 400, 400, 120), (1000, 400, 200, 120), (1000, 200, 200, 120),
+                    (1000, 200, 60, 120), (12000, 230, 200, 10), (12000, 200, 200, 10), (12000, 200, 1, 10)]
+  assert sum(2 * m * k * n * count for m, k, n, count in shapes) == benchmark.plan_flops(paper)
 
 
 @pytest.mark.slow
@@ -37,14 +43,16 @@ def test_benchmark_script_tiny(tmp_path):
   assert result.returncode == 0, result.stderr.decode()[-3000:]
   rows = [json.loads(line) for line in open(out)]
   names = [row['name'] for row in rows]
-  assert names == ['matmul_flop_rate', 'train_step_first_call', 'train_step', 'plan_first_call', 'plan_call',
-                   'plan_call_op_profile', 'env_step_cartpole', 'training_episode_cartpole']
+  assert names == ['matmul_flop_rate', 'train_step_first_call', 'train_step', 'plan_first_call',
+                   'plan_matmuls_alone', 'plan_call', 'plan_call_op_profile', 'env_step_cartpole',
+                   'training_episode_cartpole']
   for row in rows:
     assert row['value'] > 0 and row['device'] and row['tf_version']
   assert 0 < rows[2]['fraction_of_matmul'] and 0 <= rows[-1]['outside_compiled_share'] <= 1
+  assert rows[5]['matmuls_alone_share'] == pytest.approx(rows[4]['value'] / rows[5]['value'], rel=1e-3)
   # The profile names the plan graph's op types; the busy time excludes the threads' idle time.
-  ops = rows[5]['ops']
-  assert any('MatMul' in op for op in ops) and rows[5]['value'] == pytest.approx(
+  ops = rows[6]['ops']
+  assert any('MatMul' in op for op in ops) and rows[6]['value'] == pytest.approx(
       sum(ms for op, ms in ops.items() if op != 'IDLE'), abs=0.01 * len(ops))
   # This run is printed beside the committed records, each column named by its machine.
   stdout = result.stdout.decode()
