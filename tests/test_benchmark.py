@@ -34,6 +34,15 @@ def test_flop_counts_match_hand_computation():
   assert sum(2 * m * k * n * count for m, k, n, count in shapes) == benchmark.plan_flops(paper)
 
 
+def test_matmuls_alone_are_not_optimised_away_by_xla():
+  # XLA turns a loop of `matmul(a, b)[0, 0]` into one row of one matmul (25x "faster" at the plan's sizes): the
+  # compiled loop must take about as long as the plain one, not a fraction of it.
+  shapes = [(400, 256, 256, 30)]
+  plain = min(benchmark.matmuls_alone(shapes, 3) for _ in range(2))
+  xla = min(benchmark.matmuls_alone(shapes, 3, jit=True) for _ in range(2))
+  assert xla > 0.3 * plain, (xla, plain)
+
+
 @pytest.mark.slow
 def test_benchmark_script_tiny(tmp_path):
   out = tmp_path / 'bench.jsonl'
