@@ -169,7 +169,7 @@ def plan_matmuls(p):
   # RSSM prior: input layer, GRU gates and candidate, hidden layer, Gaussian output layer.
   transition = [(stoch + p['action'], hidden), (hidden + deter, 2 * deter), (hidden + deter, deter),
                 (deter, hidden), (hidden, 2 * stoch)]
-  reward = [p['stoch'] + p['deter']] + [p['reward_units']] * p['reward_layers'] + [1]
+  reward = [stoch + deter] + [p['reward_units']] * p['reward_layers'] + [1]
   return ([(rows, k, n, iterations * steps) for k, n in transition]
           + [(rows * steps, k, n, iterations) for k, n in zip(reward[:-1], reward[1:])])
 
