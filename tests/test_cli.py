@@ -150,3 +150,20 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
   records = [json.loads(line) for line in open(logdir / 'metrics.jsonl')]
   assert [r['episodes'] for r in records] == list(range(1, episodes + 3))
   assert records[-1]['grad_steps'] > records[episodes - 1]['grad_steps']
+
+
+def test_package_sets_environment_defaults_and_keeps_the_users():
+  # Importing planet sets what TensorFlow and MuJoCo read when they load (oneDNN on, EGL, GPU memory growth, so
+  # that the EGL renderer and other runs on the same GPU still find memory), and never overrides a user's value.
+  keys = ('TF_ENABLE_ONEDNN_OPTS', 'MUJOCO_GL', 'TF_FORCE_GPU_ALLOW_GROWTH')
+  code = f'import os, planet; print(*(os.environ[key] for key in {keys}))'
+
+  def values(**user):
+    env = {key: value for key, value in os.environ.items() if key not in keys}
+    result = subprocess.run([sys.executable, '-c', code], env=dict(env, **user), cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, check=True)
+    return result.stdout.split()
+
+  assert values() == ['1', 'egl', 'true']
+  assert values(TF_ENABLE_ONEDNN_OPTS='0', MUJOCO_GL='osmesa', TF_FORCE_GPU_ALLOW_GROWTH='false') == [
+      '0', 'osmesa', 'false']
