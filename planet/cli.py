@@ -167,6 +167,16 @@ def import_tensorflow(verbose=False):
   return tf
 
 
+def gpu_report(tf, jit_compile):
+  """One line naming the GPUs that TensorFlow sees and whether XLA is on (TensorFlow's own device lines are
+  hidden by `import_tensorflow`); None without a GPU."""
+  gpus = tf.config.list_physical_devices('GPU')
+  if not gpus:
+    return None
+  names = [tf.config.experimental.get_device_details(gpu).get('device_name', gpu.name) for gpu in gpus]
+  return f"GPU: {', '.join(names)}; XLA " + ('on' if jit_compile else 'off (--gin_file=gin/gpu.gin turns it on)')
+
+
 def default_logdir(gin_files, gin_params=()):
   """logs/<task>/<config>/seed<N> for the parsed configuration (see `run_path`)."""
   return run_path('logs', gin.query_parameter('train.task'), _query('train.seed', 0), gin_files[1:], gin_params)

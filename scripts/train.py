@@ -43,7 +43,10 @@ def main(argv=None):
                  'results', logdir, total, logdir)
     return
   logging.info('run directory: %s', logdir)
-  if not tf.config.list_physical_devices('GPU'):
+  gpus = cli.gpu_report(tf, cli.query('Learner.jit_compile'))
+  if gpus:
+    logging.info(gpus)
+  else:
     minutes = training.cpu_episode_minutes()
     if minutes > 5:
       logging.info('no GPU: with these settings an episode takes about %.0f minutes on a 2-core CPU (measured), so '

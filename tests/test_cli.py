@@ -167,3 +167,22 @@ def test_package_sets_environment_defaults_and_keeps_the_users():
   assert values() == ['1', 'egl', 'true']
   assert values(TF_ENABLE_ONEDNN_OPTS='0', MUJOCO_GL='osmesa', TF_FORCE_GPU_ALLOW_GROWTH='false') == [
       '0', 'osmesa', 'false']
+
+
+def test_gpu_report_names_the_gpus_and_the_xla_switch():
+  # A GPU run says which GPUs TensorFlow sees (its own device lines are hidden) and how to turn XLA on.
+  class Device:
+    def __init__(self, name):
+      self.name = name
+
+  def fake_tf(devices):
+    details = {'/physical_device:GPU:0': {'device_name': 'NVIDIA H100 80GB HBM3'}, '/physical_device:GPU:1': {}}
+    experimental = type('Experimental', (), {'get_device_details': staticmethod(lambda gpu: details[gpu.name])})
+    config = type('Config', (), {'experimental': experimental,
+                                 'list_physical_devices': staticmethod(lambda kind: devices if kind == 'GPU' else [])})
+    return type('TF', (), {'config': config})
+
+  assert cli.gpu_report(fake_tf([]), False) is None
+  two = fake_tf([Device('/physical_device:GPU:0'), Device('/physical_device:GPU:1')])
+  assert cli.gpu_report(two, True) == 'GPU: NVIDIA H100 80GB HBM3, /physical_device:GPU:1; XLA on'
+  assert cli.gpu_report(two, False).endswith('XLA off (--gin_file=gin/gpu.gin turns it on)')
