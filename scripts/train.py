@@ -43,9 +43,9 @@ def main(argv=None):
                  'results', logdir, total, logdir)
     return
   logging.info('run directory: %s', logdir)
-  gpus = cli.gpu_report(tf, cli.query('Learner.jit_compile'))
-  if gpus:
-    logging.info(gpus)
+  gpu_line = cli.gpu_report(tf, cli.query('Learner.jit_compile'))
+  if gpu_line:
+    logging.info(gpu_line)
   else:
     minutes = training.cpu_episode_minutes()
     if minutes > 5:
