@@ -45,7 +45,6 @@ def test_refit_estimators_against_hand_computation():
   np.testing.assert_allclose(std.numpy(), [[np.sqrt(0.25 + 1e-6)]], rtol=1e-6)
 
 
-
 def _small_model(kind):
   from planet.models import drnn, gru, rssm, ssm
   sizes = dict(action_size=2, embed_size=8, hidden_size=16)
