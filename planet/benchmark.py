@@ -31,9 +31,10 @@ PARTS = ('matmul', 'train', 'plan', 'env', 'episode')
 PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
 # Where the measured records of each machine are committed (results/benchmarks/<device>.jsonl).
 COMMITTED_DIR = os.path.join(cli.REPO_ROOT, 'results', 'benchmarks')
-# Rows of the side-by-side table of machines, in order (then the env steps).
-TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'train_step_first_call', 'plan_call', 'plan_matmuls_alone',
-                 'plan_first_call', 'training_episode_cartpole')
+# Rows of the side-by-side table of machines, in order (then the env steps). The pytorch_port_ rows are the popular
+# PyTorch port measured on the same machine, alternating with this project (results/benchmarks/pytorch_port_*.jsonl).
+TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 'train_step_first_call', 'plan_call',
+                 'pytorch_port_plan_call', 'plan_matmuls_alone', 'plan_first_call', 'training_episode_cartpole')
 
 
 def describe_device():
@@ -126,6 +127,8 @@ def side_by_side(columns):
     text = f"{record['value']:.4g} {record['unit']}"
     if 'fraction_of_matmul' in record:
       text += f" ({100 * record['fraction_of_matmul']:.0f}%)"
+    if 'ours_same_minutes' in record:
+      text += f" (ours then {record['ours_same_minutes']:.4g})"
     return text + (f" @{record['commit']}" if record.get('commit') else '')
 
   widths = [max(len(label), 26) for label in columns]

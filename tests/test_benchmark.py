@@ -80,6 +80,10 @@ def test_committed_records_side_by_side(tmp_path):
                         flags=dict(default, gin_files=['gin/mixed_precision.gin'])),
                    dict(name='float32', step_seconds=4.8, device='CPU AMD')):
       f.write(json.dumps(dict(common, **record)) + '\n')
+  # The PyTorch port, measured on the same machine in its own file, lands in that machine's column.
+  with open(tmp_path / 'port_amd.jsonl', 'w') as f:
+    f.write(json.dumps(dict(name='pytorch_port_plan_call', value=0.77, unit='s', device='CPU AMD',
+                            ours_same_minutes=0.71)) + '\n')
   with open(tmp_path / 'intel.jsonl', 'w') as f:
     f.write(json.dumps(dict(common, name='train_step', value=5.18, device='CPU Intel', flags=default)) + '\n')
     f.write(json.dumps(dict(common, name='plan_call', value=0.01, device='CPU Intel', flags=dict(default, tiny=True)))
@@ -87,11 +91,25 @@ def test_committed_records_side_by_side(tmp_path):
   machines = benchmark.committed(str(tmp_path))
   # Newest default-settings record per machine and figure; XLA, overlays, tiny sizes and other kinds left out.
   assert {device: {name: r['value'] for name, r in figures.items()} for device, figures in machines.items()} == {
-      'CPU AMD': {'plan_call': 0.75}, 'CPU Intel': {'train_step': 5.18}}
-  header, train, plan = benchmark.side_by_side(machines)
+      'CPU AMD': {'plan_call': 0.75, 'pytorch_port_plan_call': 0.77}, 'CPU Intel': {'train_step': 5.18}}
+  header, train, plan, port_plan = benchmark.side_by_side(machines)
   assert header.split()[1:] == ['CPU', 'AMD', 'CPU', 'Intel']
   assert train.split()[1:] == ['-', '5.18', 's']
   assert plan.split()[1:] == ['0.75', 's', '(58%)', '@b2', '-']
+  assert port_plan.split() == ['pytorch_port_plan_call', '0.77', 's', '(ours', 'then', '0.71)', '-']
+
+
+def test_committed_port_records_sit_beside_ours():
+  # Every committed figure of the PyTorch port names a machine that also has this project's figure, so the table
+  # reads the two side by side, and says what ours measured in the same minutes.
+  machines = benchmark.committed()
+  ports = {(device, name) for device, figures in machines.items() for name in figures
+           if name.startswith('pytorch_port_')}
+  assert ports, 'no committed record of the PyTorch port'
+  for device, name in ports:
+    record = machines[device][name]
+    assert name in benchmark.TABLE_FIGURES and name[len('pytorch_port_'):] in machines[device]
+    assert record['unit'] == 's' and record['value'] > 0 and record['ours_same_minutes'] > 0
 
 
 @pytest.mark.slow
