@@ -39,9 +39,9 @@ TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 't
 
 def describe_device():
   """The first GPU's name, or the CPU's model and core count: the machine a measurement names."""
-  gpus = tf.config.list_physical_devices('GPU')
+  gpus = cli.gpu_names(tf)
   if gpus:
-    return tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')
+    return gpus[0]
   name = platform.processor() or platform.machine()
   try:
     with open('/proc/cpuinfo') as f:

@@ -167,13 +167,18 @@ def import_tensorflow(verbose=False):
   return tf
 
 
+def gpu_names(tf):
+  """The names of the GPUs that TensorFlow sees (the model, else the device path), in order; [] without one."""
+  return [tf.config.experimental.get_device_details(gpu).get('device_name', gpu.name)
+          for gpu in tf.config.list_physical_devices('GPU')]
+
+
 def gpu_report(tf, jit_compile):
   """One line naming the GPUs that TensorFlow sees and whether XLA is on (TensorFlow's own device lines are
   hidden by `import_tensorflow`); None without a GPU."""
-  gpus = tf.config.list_physical_devices('GPU')
-  if not gpus:
+  names = gpu_names(tf)
+  if not names:
     return None
-  names = [tf.config.experimental.get_device_details(gpu).get('device_name', gpu.name) for gpu in gpus]
   return f"GPU: {', '.join(names)}; XLA " + ('on' if jit_compile else 'off (--gin_file=gin/gpu.gin turns it on)')
 
 

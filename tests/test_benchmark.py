@@ -131,3 +131,12 @@ def test_compare_precision_script_tiny(tmp_path):
     assert row['steps'] == 8 and row['batch_size'] == 2 and np.isfinite(row['loss_last']) and row['step_seconds'] > 0
   # Same weights and batches, other noise draws: another loss from the first step on.
   assert rows['float32']['loss_first'] != rows['float32_other_noise']['loss_first']
+
+
+def test_describe_device_names_the_first_gpu_else_the_cpu(monkeypatch):
+  # Records name the machine: the first GPU as the training line prints it, else the CPU model and core count.
+  monkeypatch.setattr(benchmark.cli, 'gpu_names', lambda tf: ['NVIDIA H100 80GB HBM3', '/physical_device:GPU:1'])
+  assert benchmark.describe_device() == 'NVIDIA H100 80GB HBM3'
+  monkeypatch.setattr(benchmark.cli, 'gpu_names', lambda tf: [])
+  name = benchmark.describe_device()
+  assert name.startswith('CPU ') and name.endswith(f' x{os.cpu_count()} cores') and len(name) > len('CPU  x1 cores')
