@@ -100,18 +100,23 @@ def plan_flops(p):
 
 
 def default_settings(record):
-  """Whether a record was measured as the README's table is: paper sizes, no XLA, no overlay or extra binding."""
+  """Whether a record was measured as the README's table is: paper sizes, no overlay or extra binding, and XLA
+  as users run that machine: off on a CPU (the default), on on a GPU (gin/gpu.gin)."""
   flags = record.get('flags') or {}
-  return not any(flags.get(key) for key in ('jit_compile', 'tiny', 'gin_files', 'gin_params'))
+  on_gpu = not str(record.get('device', 'CPU')).startswith('CPU')
+  return (bool(flags.get('jit_compile')) == on_gpu
+          and not any(flags.get(key) for key in ('tiny', 'gin_files', 'gin_params')))
 
 
 def committed(directory=COMMITTED_DIR):
   """{device: {figure: record}}: per machine and figure, the newest record measured with the default settings
-  among the JSON lines of `directory` (files are appended to, so a later line is newer)."""
+  among the JSON lines of `directory` (files are appended to, so a later line is newer). A record with an
+  `invalid` field (the reason) stays in its file as measured but is left out."""
   machines = {}
   for path in sorted(glob.glob(os.path.join(directory, '*.jsonl'))):
     for record in rundir.read_jsonl(path):
-      if {'device', 'name', 'value', 'unit'} <= set(record) and default_settings(record):
+      if {'device', 'name', 'value', 'unit'} <= set(record) and default_settings(record) and not record.get(
+          'invalid'):
         machines.setdefault(record['device'], {})[record['name']] = record
   return machines
 
@@ -253,7 +258,8 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   if 'matmul' not in skip:
     n = 512 if tiny else 4096
     a = tf.random.normal([n, n])
-    matmul = tf.function(lambda x: tf.matmul(x, x), jit_compile=jit)
+    # Only a scalar comes back: copying the 64 MiB product to the host would take a GPU longer than the matmul.
+    matmul = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)), jit_compile=jit)
     matmul(a).numpy()
     seconds = _median_time(lambda: matmul(a).numpy(), repeats)
     peak = 2 * n ** 3 / seconds

@@ -88,15 +88,24 @@ def test_committed_records_side_by_side(tmp_path):
     f.write(json.dumps(dict(common, name='train_step', value=5.18, device='CPU Intel', flags=default)) + '\n')
     f.write(json.dumps(dict(common, name='plan_call', value=0.01, device='CPU Intel', flags=dict(default, tiny=True)))
             + '\n')
+  # A GPU's default is XLA on (gin/gpu.gin): its plain-graph record is left out, and so is a record marked invalid.
+  with open(tmp_path / 'gpu.jsonl', 'w') as f:
+    for record in (dict(name='plan_call', value=0.009, device='NVIDIA H100', flags=dict(default, jit_compile=True)),
+                   dict(name='train_step', value=0.1, device='NVIDIA H100', flags=default),
+                   dict(name='matmul_flop_rate', value=4739.0, unit='GFLOP/s', device='NVIDIA H100',
+                        flags=dict(default, jit_compile=True), invalid='timed with the product copied to the host')):
+      f.write(json.dumps(dict(common, **record)) + '\n')
   machines = benchmark.committed(str(tmp_path))
-  # Newest default-settings record per machine and figure; XLA, overlays, tiny sizes and other kinds left out.
+  # Newest default-settings record per machine and figure; XLA on a CPU, overlays, tiny sizes, other kinds and
+  # invalid records left out.
   assert {device: {name: r['value'] for name, r in figures.items()} for device, figures in machines.items()} == {
-      'CPU AMD': {'plan_call': 0.75, 'pytorch_port_plan_call': 0.77}, 'CPU Intel': {'train_step': 5.18}}
+      'CPU AMD': {'plan_call': 0.75, 'pytorch_port_plan_call': 0.77}, 'CPU Intel': {'train_step': 5.18},
+      'NVIDIA H100': {'plan_call': 0.009}}
   header, train, plan, port_plan = benchmark.side_by_side(machines)
-  assert header.split()[1:] == ['CPU', 'AMD', 'CPU', 'Intel']
-  assert train.split()[1:] == ['-', '5.18', 's']
-  assert plan.split()[1:] == ['0.75', 's', '(58%)', '@b2', '-']
-  assert port_plan.split() == ['pytorch_port_plan_call', '0.77', 's', '(ours', 'then', '0.71)', '-']
+  assert header.split()[1:] == ['CPU', 'AMD', 'NVIDIA', 'H100', 'CPU', 'Intel']  # Columns in file name order.
+  assert train.split()[1:] == ['-', '-', '5.18', 's']
+  assert plan.split()[1:] == ['0.75', 's', '(58%)', '@b2', '0.009', 's', '-']
+  assert port_plan.split() == ['pytorch_port_plan_call', '0.77', 's', '(ours', 'then', '0.71)', '-', '-']
 
 
 def test_committed_port_records_sit_beside_ours():
