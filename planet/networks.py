@@ -50,9 +50,21 @@ class Dense(tf.Module):
     self._dtype = get_precision(precision)
 
   def __call__(self, x):
-    x, kernel, bias = (tf.cast(t, self._dtype) for t in (x, self.kernel, self.bias))
-    y = tf.matmul(x, kernel) if x.shape.rank == 2 else tf.tensordot(x, kernel, 1)
-    return self.activation(y + bias)
+    return self.read()(x)
+
+  def read(self):
+    """This layer as a function of x, its weights read now: a loop that calls the result of a `read()` made before
+    it captures the weights once, where calling the layer reads them every step (and a gradient through the loop
+    then keeps a copy of them per step)."""
+    # convert_to_tensor reads the variables here (tf.cast of a variable to its own dtype returns the variable).
+    kernel, bias = (tf.cast(tf.convert_to_tensor(t), self._dtype) for t in (self.kernel, self.bias))
+
+    def dense(x):
+      x = tf.cast(x, self._dtype)
+      y = tf.matmul(x, kernel) if x.shape.rank == 2 else tf.tensordot(x, kernel, 1)
+      return self.activation(y + bias)
+
+    return dense
 
 
 class MLP(tf.Module):
@@ -165,9 +177,17 @@ class GRUCell(tf.Module):
     self.units = units
 
   def __call__(self, x, h):
-    reset, update = tf.split(tf.sigmoid(self.gates(tf.concat([x, h], -1))), 2, -1)
-    candidate = tf.tanh(self.candidate(tf.concat([x, reset * h], -1)))
-    return update * h + (1 - update) * candidate
+    return self.read()(x, h)
+
+  def read(self):
+    """The cell as a function of (x, h), its weights read now (see `Dense.read`)."""
+    gates, candidate = self.gates.read(), self.candidate.read()
+
+    def cell(x, h):
+      reset, update = tf.split(tf.sigmoid(gates(tf.concat([x, h], -1))), 2, -1)
+      return update * h + (1 - update) * tf.tanh(candidate(tf.concat([x, reset * h], -1)))
+
+    return cell
 
 
 class GaussianLayer(tf.Module):
@@ -179,5 +199,14 @@ class GaussianLayer(tf.Module):
     self._min_std = min_std
 
   def __call__(self, x):
-    mean, std = tf.split(self.dense(x), 2, -1)
-    return mean, tf.nn.softplus(std) + self._min_std
+    return self.read()(x)
+
+  def read(self):
+    """The layer as a function of x, its weights read now (see `Dense.read`)."""
+    dense = self.dense.read()
+
+    def gaussian(x):
+      mean, std = tf.split(dense(x), 2, -1)
+      return mean, tf.nn.softplus(std) + self._min_std
+
+    return gaussian

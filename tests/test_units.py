@@ -15,6 +15,7 @@ from planet import optimizer
 from planet import preprocess
 from planet import replay as replay_lib
 from planet import world_model
+from planet.models import base
 from planet.models import rssm
 
 tfd = tfp.distributions
@@ -63,6 +64,44 @@ def test_rssm_posterior_prior_share_the_deterministic_path():
   post, prior = model.observe(tf.random.normal([1, 4, 5]), tf.zeros([1, 4, 1]), model.initial(1),
                               tf.constant([0, 1]))
   np.testing.assert_allclose(post['deter'].numpy(), prior['deter'].numpy())
+
+
+@pytest.mark.parametrize('mean_only', [False, True])
+def test_rssm_fast_observe_matches_the_obs_step_scan(mean_only):
+  # The RSSM's own observe (only the recurrent path scanned, input layers split, the prior head batched) computes
+  # what scanning obs_step computes, up to float rounding; only the prior's sample (read by nothing) is drawn anew.
+  model = rssm.RSSM(action_size=2, embed_size=16, stochastic_size=5, deterministic_size=7, hidden_size=9,
+                    mean_only=mean_only)
+  embed, action, seed = tf.random.normal([3, 6, 16]), tf.random.normal([3, 6, 2]), tf.constant([4, 5])
+  post, prior = model.observe(embed, action, model.initial(3), seed)
+  scan_post, scan_prior = base.StateSpaceModel.observe(model, embed, action, model.initial(3), seed)
+  for key in ('mean', 'std', 'stoch', 'deter'):
+    np.testing.assert_allclose(post[key], scan_post[key], atol=1e-5)
+  for key in ('mean', 'std', 'deter'):
+    np.testing.assert_allclose(prior[key], scan_prior[key], atol=1e-5)
+  assert prior['stoch'].shape == (3, 6, 5) and np.all(np.isfinite(prior['stoch']))
+  assert np.array_equal(prior['stoch'], prior['mean']) == mean_only
+
+
+def test_rssm_observe_gradient_keeps_no_weights_per_step():
+  # The filter's loop reads its weights once, before it starts: no variable read inside the loop, so the gradient
+  # through it keeps no copy of the weights per step (as scanning obs_step, which reads them every step, does).
+  model = rssm.RSSM(action_size=1, embed_size=8, stochastic_size=3, deterministic_size=4, hidden_size=6)
+
+  def loop_ops(observe):
+    @tf.function
+    def gradient(embed, action):
+      with tf.GradientTape() as tape:
+        post, prior = observe(model, embed, action, model.initial(2), tf.constant([0, 1]))
+        loss = tf.reduce_sum(post['stoch']) + tf.reduce_sum(prior['mean'])
+      return tape.gradient(loss, model.trainable_variables)
+
+    graph = gradient.get_concrete_function(tf.TensorSpec([2, 5, 8]), tf.TensorSpec([2, 5, 1])).graph
+    functions = graph.as_graph_def().library.function
+    return {node.op for function in functions if 'body' in function.signature.name for node in function.node_def}
+
+  assert 'ReadVariableOp' not in loop_ops(rssm.RSSM.observe)
+  assert 'ReadVariableOp' in loop_ops(base.StateSpaceModel.observe)
 
 
 def test_preprocess_quantizes_to_5_bits_and_round_trips():
