@@ -67,9 +67,10 @@ def test_rssm_posterior_prior_share_the_deterministic_path():
 
 
 @pytest.mark.parametrize('mean_only', [False, True])
-def test_rssm_fast_observe_matches_the_obs_step_scan(mean_only):
-  # The RSSM's own observe (only the recurrent path scanned, input layers split, the prior head batched) computes
-  # what scanning obs_step computes, up to float rounding; only the prior's sample (read by nothing) is drawn anew.
+def test_rssm_fast_loops_match_the_step_scans(mean_only):
+  # The RSSM's own observe and imagine (only the recurrent path scanned, input layers split, observe's prior head
+  # batched) compute what scanning obs_step and img_step computes, up to float rounding; only observe's prior sample
+  # (read by nothing) is drawn anew.
   model = rssm.RSSM(action_size=2, embed_size=16, stochastic_size=5, deterministic_size=7, hidden_size=9,
                     mean_only=mean_only)
   embed, action, seed = tf.random.normal([3, 6, 16]), tf.random.normal([3, 6, 2]), tf.constant([4, 5])
@@ -81,10 +82,16 @@ def test_rssm_fast_observe_matches_the_obs_step_scan(mean_only):
     np.testing.assert_allclose(prior[key], scan_prior[key], atol=1e-5)
   assert prior['stoch'].shape == (3, 6, 5) and np.all(np.isfinite(prior['stoch']))
   assert np.array_equal(prior['stoch'], prior['mean']) == mean_only
+  # imagine: the same draws as scanning img_step, step by step.
+  start = tf.nest.map_structure(lambda x: x[:, -1], post)
+  imagined = model.imagine(action, start, seed)
+  scan_imagined = base.StateSpaceModel.imagine(model, action, start, seed)
+  for key in ('mean', 'std', 'stoch', 'deter'):
+    np.testing.assert_allclose(imagined[key], scan_imagined[key], atol=1e-5)
 
 
-def test_rssm_observe_gradient_keeps_no_weights_per_step():
-  # The filter's loop reads its weights once, before it starts: no variable read inside the loop, so the gradient
+def test_rssm_loop_gradients_keep_no_weights_per_step():
+  # observe and imagine read their weights once, before the loop: no variable read inside it, so a gradient
   # through it keeps no copy of the weights per step (as scanning obs_step, which reads them every step, does).
   model = rssm.RSSM(action_size=1, embed_size=8, stochastic_size=3, deterministic_size=4, hidden_size=6)
 
@@ -102,6 +109,8 @@ def test_rssm_observe_gradient_keeps_no_weights_per_step():
 
   assert 'ReadVariableOp' not in loop_ops(rssm.RSSM.observe)
   assert 'ReadVariableOp' in loop_ops(base.StateSpaceModel.observe)
+  imagine = lambda model, embed, action, state, seed: (model.imagine(action, state, seed),) * 2
+  assert 'ReadVariableOp' not in loop_ops(imagine)
 
 
 def test_preprocess_quantizes_to_5_bits_and_round_trips():

@@ -1,7 +1,8 @@
 """The interface every state-space model implements (RSSM, SSM, GRU, DRNN).
 
 States are dicts of tensors with a leading batch axis (and a time axis for sequences). Time loops are
-`tf.scan`s over a single-step function, so graphs stay small under XLA.
+`tf.scan`s over a single-step function, so graphs stay small under XLA. A model may override `observe` and
+`imagine` to scan less per step with the same numbers (the RSSM does: only its recurrent path is in the loop).
 """
 import tensorflow as tf
 import tensorflow_probability as tfp

@@ -54,27 +54,37 @@ class RSSM(base.GaussianStateModel):
     mean, std = self.post_out(self.post_hidden(tf.concat([prior['deter'], embed], -1)))
     return self._state(mean, std, prior['deter'], post_seed), prior
 
-  def observe(self, embed, action, state, seed):
-    """The interface's filter, arranged for speed: the same numbers as scanning `obs_step` (up to float rounding),
-    except the prior's sample, which nothing in training reads: drawn once for all steps.
+  # observe and imagine: the interface's two time loops, arranged for speed with the same numbers as scanning
+  # obs_step and img_step (up to float rounding). Only the recurrent path is scanned; what depends on one step's
+  # inputs alone runs once over all steps as batched matmuls, and each loop reads its weights once, before it
+  # starts, so that a gradient through it keeps no copy of them per step. On a GPU both compiled functions are
+  # chains of small kernels (README, Expected wall time): fewer per step is what makes them faster there.
 
-    Only the recurrent path is scanned. What depends on one step's inputs alone runs once over all steps as batched
-    matmuls: the action's and the embedding's parts of the two input layers ([s, a] W = s W_s + a W_a), and the
-    prior's head (its mean and std feed only the KL). The loop reads its weights once, before it starts, so that
-    its gradient keeps no copy of them per step. On a GPU the train step is a chain of small kernels (README,
-    Expected wall time): fewer per step is what makes it faster there.
-    """
-    stoch_size, deter_size = self._sizes
-    act = self.prior_in.activation
-    in_kernel, post_kernel = tf.convert_to_tensor(self.prior_in.kernel), tf.convert_to_tensor(self.post_hidden.kernel)
-    from_stoch, from_deter = in_kernel[:stoch_size], post_kernel[:deter_size]
-    action_in = tf.tensordot(action, in_kernel[stoch_size:], 1) + self.prior_in.bias
-    embed_in = tf.tensordot(embed, post_kernel[deter_size:], 1) + self.post_hidden.bias
-    cell, post_out = self.cell.read(), self.post_out.read()
+  def _deter_step(self, action):
+    """(step, inputs): h_t = GRU(h_{t-1}, act([s_{t-1}, a_{t-1}] W + b)) as a function of (state, input_t), with
+    the actions' part of the input layer, a W_a + b, computed here for all steps ([s, a] W = s W_s + a W_a)."""
+    stoch_size, _ = self._sizes
+    kernel, act, cell = tf.convert_to_tensor(self.prior_in.kernel), self.prior_in.activation, self.cell.read()
+    from_stoch = kernel[:stoch_size]
+
+    def step(prev_state, action_in):
+      return cell(act(tf.matmul(prev_state['stoch'], from_stoch) + action_in), prev_state['deter'])
+
+    return step, tf.tensordot(action, kernel[stoch_size:], 1) + self.prior_in.bias
+
+  def observe(self, embed, action, state, seed):
+    """The filter; the prior's head (its mean and std feed only the KL) runs after the loop, over all steps, so its
+    sample, which nothing in training reads, is drawn once for all steps instead of per step as in obs_step."""
+    _, deter_size = self._sizes
+    deter_step, action_in = self._deter_step(action)
+    kernel, act, post_out = tf.convert_to_tensor(self.post_hidden.kernel), self.post_hidden.activation, \
+        self.post_out.read()
+    from_deter = kernel[:deter_size]
+    embed_in = tf.tensordot(embed, kernel[deter_size:], 1) + self.post_hidden.bias
 
     def step(prev, inputs):
       action_t, embed_t, seed_t = inputs
-      deter = cell(act(tf.matmul(prev['stoch'], from_stoch) + action_t), prev['deter'])
+      deter = deter_step(prev, action_t)
       mean, std = post_out(act(tf.matmul(deter, from_deter) + embed_t))
       return self._state(mean, std, deter, base.seeds_for(seed_t, 2)[1])  # obs_step's posterior seed.
 
@@ -84,6 +94,20 @@ class RSSM(base.GaussianStateModel):
     mean, std = self.prior_out(self.prior_hidden(post['deter']))
     prior = self._state(mean, std, post['deter'], tf.random.experimental.stateless_fold_in(seed, steps))
     return post, prior
+
+  def imagine(self, action, state, seed):
+    """The open loop of img_step: the same draws, step by step."""
+    deter_step, action_in = self._deter_step(action)
+    hidden, out = self.prior_hidden.read(), self.prior_out.read()
+
+    def step(prev, inputs):
+      action_t, seed_t = inputs
+      deter = deter_step(prev, action_t)
+      mean, std = out(hidden(deter))
+      return self._state(mean, std, deter, seed_t)
+
+    inputs = (base.swap(action_in), base.seeds_for(seed, tf.shape(action)[1]))
+    return base.swap(tf.scan(step, inputs, state))
 
   def features(self, state):
     return tf.concat([state['stoch'], state['deter']], -1)
