@@ -77,9 +77,8 @@ class RSSM(base.GaussianStateModel):
     sample, which nothing in training reads, is drawn once for all steps instead of per step as in obs_step."""
     _, deter_size = self._sizes
     deter_step, action_in = self._deter_step(action)
-    kernel, act, post_out = tf.convert_to_tensor(self.post_hidden.kernel), self.post_hidden.activation, \
-        self.post_out.read()
-    from_deter = kernel[:deter_size]
+    kernel, act = tf.convert_to_tensor(self.post_hidden.kernel), self.post_hidden.activation
+    from_deter, post_out = kernel[:deter_size], self.post_out.read()
     embed_in = tf.tensordot(embed, kernel[deter_size:], 1) + self.post_hidden.bias
 
     def step(prev, inputs):
