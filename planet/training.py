@@ -72,6 +72,14 @@ def run_episode_retrying(env, policy, seed, explore, attempts=3):
   raise AssertionError('unreachable')
 
 
+def gpu_memory_peak_mib():
+  """The most memory TensorFlow has held on its first GPU since the process started, in MiB (the env workers'
+  rendering memory not included); None without a GPU."""
+  if not tf.config.list_physical_devices('GPU'):
+    return None
+  return tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 20
+
+
 def _episode_return(episode):
   return float(episode['reward'].sum())
 
@@ -296,6 +304,9 @@ class Trainer:
       self.manager.save(checkpoint_number=sum(self.counts) + 1)
       rundir.write_atomically(os.path.join(self.logdir, 'operative_config.gin'), gin.operative_config_str())
       record.update(timings, wall_time=wall_time())
+      peak = gpu_memory_peak_mib()
+      if peak is not None:
+        record['gpu_peak_mib'] = round(peak)
       self.metrics.write(record, step=sum(self.counts) + 1)
       for test in tests:
         self.test_replay.add(test)

@@ -26,8 +26,19 @@ def _train(logdir, total, extra=()):
   return training.train(str(logdir), progress=False)
 
 
-def test_fake_env_end_to_end(tmp_path):
+def test_gpu_memory_peak_is_read_from_the_first_gpu(monkeypatch):
+  assert training.gpu_memory_peak_mib() is None  # No GPU on the test machines.
+  monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: ['GPU:0'] if kind == 'GPU' else [])
+  monkeypatch.setattr(tf.config.experimental, 'get_memory_info',
+                      lambda device: {'GPU:0': {'current': 2 ** 20, 'peak': 3 * 2 ** 29}}[device])
+  assert training.gpu_memory_peak_mib() == 1536.0
+
+
+def test_fake_env_end_to_end(tmp_path, monkeypatch):
+  # On a GPU every metrics line carries TensorFlow's peak GPU memory (faked here: the test machines have none).
+  monkeypatch.setattr(training, 'gpu_memory_peak_mib', lambda: 1234.4)
   records = _train(tmp_path, 4)
+  assert all(r['gpu_peak_mib'] == 1234 for r in records)
   assert [r['episodes'] for r in records] == [1, 2, 3, 4]
   assert [r['grad_steps'] for r in records] == [0, 0, 3, 6]
   assert [r['env_steps'] for r in records] == [20, 40, 60, 80]
