@@ -34,7 +34,8 @@ COMMITTED_DIR = os.path.join(cli.REPO_ROOT, 'results', 'benchmarks')
 # Rows of the side-by-side table of machines, in order (then the env steps). The pytorch_port_ rows are the popular
 # PyTorch port measured on the same machine, alternating with this project (results/benchmarks/pytorch_port_*.jsonl).
 TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 'train_step_first_call', 'plan_call',
-                 'pytorch_port_plan_call', 'plan_matmuls_alone', 'plan_first_call', 'training_episode_cartpole')
+                 'pytorch_port_plan_call', 'plan_matmuls_alone', 'plan_first_call', 'training_episode_cartpole',
+                 'gpu_memory_peak')
 
 
 def describe_device():
@@ -353,6 +354,9 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
                update_seconds=round(update_seconds, 3), collect_seconds=round(collect_seconds, 3),
                outside_compiled_share=round(max(0.0, 1 - inside / total), 4),
                overlay=episode_gin or 'paper')
+  peak = training.gpu_memory_peak_mib()
+  if peak is not None:  # On a GPU: the most memory TensorFlow held for everything measured above.
+    report.add('gpu_memory_peak', peak, 'MiB')
 
   print('\n{:<28} {:>12} {:<8} {:>10}'.format('figure', 'value', 'unit', 'of matmul'))
   for row in report.rows:

@@ -68,6 +68,14 @@ def test_benchmark_script_tiny(tmp_path):
   assert f"this run: {rows[0]['device']}" in stdout
 
 
+def test_gpu_memory_peak_is_a_record_on_a_gpu_only(monkeypatch, tmp_path):
+  rows = benchmark.run(tiny=True, skip=benchmark.PARTS, committed_dir=str(tmp_path))
+  assert rows == []  # No GPU on the test machines: no memory record.
+  monkeypatch.setattr(training, 'gpu_memory_peak_mib', lambda: 2048.5)
+  rows = benchmark.run(tiny=True, skip=benchmark.PARTS, committed_dir=str(tmp_path))
+  assert [(row['name'], row['value'], row['unit']) for row in rows] == [('gpu_memory_peak', 2048.5, 'MiB')]
+
+
 def test_committed_records_side_by_side(tmp_path):
   common = dict(unit='s', tf_version='2.21.0')
   default = {'jit_compile': False, 'tiny': False, 'gin_files': [], 'gin_params': []}
