@@ -354,9 +354,9 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
                update_seconds=round(update_seconds, 3), collect_seconds=round(collect_seconds, 3),
                outside_compiled_share=round(max(0.0, 1 - inside / total), 4),
                overlay=episode_gin or 'paper')
-  peak = training.gpu_memory_peak_mib()
-  if peak is not None:  # On a GPU: the most memory TensorFlow held for everything measured above.
-    report.add('gpu_memory_peak', peak, 'MiB')
+  memory = training.gpu_memory_peak_mib()
+  if memory is not None:  # On a GPU: the most memory TensorFlow held for everything measured above.
+    report.add('gpu_memory_peak', memory, 'MiB')
 
   print('\n{:<28} {:>12} {:<8} {:>10}'.format('figure', 'value', 'unit', 'of matmul'))
   for row in report.rows:
