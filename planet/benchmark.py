@@ -20,6 +20,8 @@ from planet import agent as agent_lib
 from planet import cli
 from planet import envs
 from planet import networks
+from planet import objectives
+from planet import optimizer as optimizer_lib
 from planet import replay as replay_lib
 from planet import rundir
 from planet import tasks as tasks_lib
@@ -27,15 +29,23 @@ from planet import training
 from planet import world_model
 
 # Parts of `run` that can be skipped.
-PARTS = ('matmul', 'train', 'plan', 'env', 'episode')
+PARTS = ('matmul', 'train', 'parts', 'plan', 'env', 'episode')
 PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
 # Where the measured records of each machine are committed (results/benchmarks/<device>.jsonl).
 COMMITTED_DIR = os.path.join(cli.REPO_ROOT, 'results', 'benchmarks')
 # Rows of the side-by-side table of machines, in order (then the env steps). The pytorch_port_ rows are the popular
 # PyTorch port measured on the same machine, alternating with this project (results/benchmarks/pytorch_port_*.jsonl).
-TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 'train_step_first_call', 'plan_call',
+TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 'train_step_first_call',
+                 'train_step_device_batch', 'train_convs', 'train_rssm', 'train_optimizer', 'plan_call',
                  'pytorch_port_plan_call', 'plan_matmuls_alone', 'plan_first_call', 'training_episode_cartpole',
-                 'gpu_memory_peak')
+                 'paper_episode_cartpole', 'gpu_memory_peak')
+# XLA flags that only say where files are (the kit's CUDA folder, an HLO dump), not what is compiled or how.
+NEUTRAL_XLA_FLAGS = ('--xla_gpu_cuda_data_dir', '--xla_dump_to')
+
+
+def tuning_flags(text):
+  """The flags of an XLA_FLAGS or TF_XLA_FLAGS value that can change a figure (all but NEUTRAL_XLA_FLAGS)."""
+  return [flag for flag in (text or '').split() if not flag.startswith(NEUTRAL_XLA_FLAGS)]
 
 
 def describe_device():
@@ -101,12 +111,13 @@ def plan_flops(p):
 
 
 def default_settings(record):
-  """Whether a record was measured as the README's table is: paper sizes, no overlay or extra binding, and XLA
-  as users run that machine: off on a CPU (the default), on on a GPU (gin/gpu.gin)."""
+  """Whether a record was measured as the README's table is: paper sizes, no overlay or extra binding, no XLA
+  flags of one's own, and XLA as users run that machine: off on a CPU (the default), on on a GPU (gin/gpu.gin)."""
   flags = record.get('flags') or {}
   on_gpu = not str(record.get('device', 'CPU')).startswith('CPU')
   return (bool(flags.get('jit_compile')) == on_gpu
-          and not any(flags.get(key) for key in ('tiny', 'gin_files', 'gin_params')))
+          and not any(flags.get(key) for key in ('tiny', 'gin_files', 'gin_params'))
+          and not any(tuning_flags(flags.get(key)) for key in ('XLA_FLAGS', 'TF_XLA_FLAGS')))
 
 
 def committed(directory=COMMITTED_DIR):
@@ -202,6 +213,68 @@ def matmuls_alone(shapes, repeats, jit=False):
   return total
 
 
+def train_step_parts(model, sizes, jit, repeats, rng):
+  """{part: seconds} of the train step's parts at `sizes`, each compiled alone (XLA if `jit`), forward and backward:
+
+  - convs: the encoder on the chunk's images and the decoder's image NLL from fixed features, with a fixed
+    stand-in for the gradient that the RSSM would pass back to the embeddings;
+  - rssm: the filter over the chunk (`observe`) from fixed embeddings, with the KL and a fixed stand-in for the
+    gradient of the features;
+  - optimizer: Adam's update of every variable from fixed gradients (it changes the weights: timing only).
+
+  What the parts leave of the whole step is what they share: the image preprocessing, the reward head, the copy of
+  the batch in, and whatever a compiler fuses across the parts.
+  """
+  batch, length = sizes['batch'], sizes['length']
+  dynamics = model.dynamics
+  image = tf.constant(rng.uniform(-0.5, 0.5, (batch, length, *networks.IMAGE_SHAPE)), tf.float32)
+  features = tf.constant(rng.normal(size=(batch, length, dynamics.feature_size)), tf.float32)
+  embed = tf.constant(rng.normal(size=(batch, length, model.encoder.embed_size)), tf.float32)
+  action = tf.constant(rng.uniform(-1, 1, (batch, length, model.action_size)), tf.float32)
+  seed = tf.constant([0, 1])
+  embed_grad = tf.constant(rng.normal(size=embed.shape) * 1e-3, tf.float32)
+  features_grad = tf.constant(rng.normal(size=features.shape) * 1e-3, tf.float32)
+  conv_variables = model.encoder.trainable_variables + model.decoder.trainable_variables
+
+  def convs():
+    with tf.GradientTape() as tape:
+      loss = (objectives.negative_log_likelihood(model.decoder(features), image)
+              + tf.reduce_sum(model.encoder(image) * embed_grad))
+    return tf.linalg.global_norm(tape.gradient(loss, conv_variables))
+
+  def filter_chunk():
+    with tf.GradientTape() as tape:
+      post, prior = dynamics.observe(embed, action, dynamics.initial(batch), seed)
+      loss = tf.reduce_sum(dynamics.features(post) * features_grad)
+      if dynamics.stochastic:
+        loss += objectives.kl_with_free_nats(dynamics.distribution(post), dynamics.distribution(prior),
+                                             model.free_nats)[0]
+    return tf.linalg.global_norm(tape.gradient(loss, dynamics.trainable_variables))
+
+  optimizer = optimizer_lib.Adam(model.trainable_variables)
+  gradients = [tf.constant(rng.normal(size=v.shape) * 1e-3, v.dtype) for v in model.trainable_variables]
+  seconds = {}
+  for part, fn in (('convs', convs), ('rssm', filter_chunk), ('optimizer', lambda: optimizer.apply(gradients))):
+    compiled = tf.function(fn, jit_compile=jit)
+    compiled().numpy()
+    seconds[part] = _median_time(lambda compiled=compiled: compiled().numpy(), repeats)
+  return seconds
+
+
+def episode_times(rows):
+  """Median seconds of one training episode in a run's metrics lines (metrics.jsonl): `wall` between consecutive
+  lines, and its `update` and `collect` parts, over the episodes with updates. Left out: the first of them (it
+  compiles), and those with a test episode. The median ignores the odd slow one (a resume's compile, a checkpoint).
+  """
+  kept = [(row['wall_time'] - before['wall_time'], row['update_time'], row['collect_time'])
+          for before, row in zip(rows, rows[1:])
+          if before.get('grad_steps') and row.get('grad_steps') and 'test_return' not in row]
+  if not kept:
+    raise ValueError('no training episode after the first one with updates in these metrics lines')
+  wall, update, collect = np.median(np.array(kept), axis=0)
+  return dict(wall=float(wall), update=float(update), collect=float(collect), episodes=len(kept))
+
+
 def _median_time(fn, repeats):
   times = []
   for _ in range(repeats):
@@ -243,7 +316,8 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   except OSError:
     commit = ''
   flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
-           'tiny': tiny, 'gin_files': gin_files, 'gin_params': gin_params}
+           'tiny': tiny, 'gin_files': gin_files, 'gin_params': gin_params,
+           **{key: os.environ[key] for key in ('XLA_FLAGS', 'TF_XLA_FLAGS') if os.environ.get(key)}}
   report = Report(out, dict(device=device, tf_version=tf.__version__, flags=flags, commit=commit))
   skip = set(skip)
   tiny_files = ['gin/debug.gin'] if tiny else []
@@ -290,6 +364,17 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     learner.train_step(batch, seed)['loss'].numpy()
     train_seconds = _median_time(lambda: learner.train_step(batch, seed)['loss'].numpy(), repeats)
     rate('train_step', train_seconds, train_step_flops(sizes))
+    # The same compiled step with the batch already where the step runs (on a GPU: in its memory), so the
+    # difference is what copying a numpy batch in costs; on a CPU both are the same.
+    resident = {key: tf.identity(value) for key, value in batch.items()}
+    resident_seconds = _median_time(lambda: learner.train_step(resident, seed)['loss'].numpy(), repeats)
+    rate('train_step_device_batch', resident_seconds, train_step_flops(sizes),
+         input_copy_share=round(1 - resident_seconds / train_seconds, 4))
+  if 'parts' not in skip:
+    parts = train_step_parts(model, sizes, jit, repeats, rng)
+    whole = train_seconds or 0.0
+    for part, seconds in parts.items():
+      report.add(f'train_{part}', seconds, 's', **({'share_of_step': round(seconds / whole, 4)} if whole else {}))
   if 'plan' not in skip:
     obs = {'image': rng.randint(0, 256, networks.IMAGE_SHAPE).astype(np.uint8)}
     tic = time.perf_counter()

@@ -52,20 +52,42 @@ def test_benchmark_script_tiny(tmp_path):
   assert result.returncode == 0, result.stderr.decode()[-3000:]
   rows = [json.loads(line) for line in open(out)]
   names = [row['name'] for row in rows]
-  assert names == ['matmul_flop_rate', 'train_step_first_call', 'train_step', 'plan_first_call',
-                   'plan_matmuls_alone', 'plan_call', 'plan_call_op_profile', 'env_step_cartpole',
-                   'training_episode_cartpole']
+  assert names == ['matmul_flop_rate', 'train_step_first_call', 'train_step', 'train_step_device_batch',
+                   'train_convs', 'train_rssm', 'train_optimizer', 'plan_first_call', 'plan_matmuls_alone',
+                   'plan_call', 'plan_call_op_profile', 'env_step_cartpole', 'training_episode_cartpole']
+  by_name = {row['name']: row for row in rows}
   for row in rows:
     assert row['value'] > 0 and row['device'] and row['tf_version']
   assert 0 < rows[2]['fraction_of_matmul'] and 0 <= rows[-1]['outside_compiled_share'] <= 1
-  assert rows[5]['matmuls_alone_share'] == pytest.approx(rows[4]['value'] / rows[5]['value'], rel=1e-3)
+  plan = by_name['plan_call']
+  assert plan['matmuls_alone_share'] == pytest.approx(by_name['plan_matmuls_alone']['value'] / plan['value'],
+                                                      rel=1e-3)
+  # Each part of the train step is read as a share of the whole step (the whole being measured in this run).
+  for part in ('train_convs', 'train_rssm', 'train_optimizer'):
+    assert by_name[part]['share_of_step'] == pytest.approx(by_name[part]['value'] / rows[2]['value'], rel=1e-3)
+  copy = by_name['train_step_device_batch']
+  assert copy['input_copy_share'] == pytest.approx(1 - copy['value'] / rows[2]['value'], rel=1e-3, abs=1e-3)
   # The profile names the plan graph's op types; the busy time excludes the threads' idle time.
-  ops = rows[6]['ops']
-  assert any('MatMul' in op for op in ops) and rows[6]['value'] == pytest.approx(
+  profile = by_name['plan_call_op_profile']
+  ops = profile['ops']
+  assert any('MatMul' in op for op in ops) and profile['value'] == pytest.approx(
       sum(ms for op, ms in ops.items() if op != 'IDLE'), abs=0.01 * len(ops))
   # This run is printed beside the committed records, each column named by its machine.
   stdout = result.stdout.decode()
   assert f"this run: {rows[0]['device']}" in stdout
+
+
+def test_episode_times_from_metrics_lines():
+  rows = [dict(episodes=1, grad_steps=0, wall_time=1.0),  # seed episode: no updates
+          dict(episodes=2, grad_steps=100, wall_time=71.0, update_time=60.0, collect_time=9.0),  # compiles
+          dict(episodes=3, grad_steps=200, wall_time=77.0, update_time=4.0, collect_time=2.0),
+          dict(episodes=4, grad_steps=300, wall_time=85.0, update_time=4.0, collect_time=2.0, test_return=5.0),
+          dict(episodes=5, grad_steps=400, wall_time=90.0, update_time=3.0, collect_time=1.5),
+          dict(episodes=6, grad_steps=500, wall_time=97.0, update_time=5.0, collect_time=1.0)]
+  # Episodes 3, 5, 6 (2 compiles, 4 has a test): walls 6, 5, 7.
+  assert benchmark.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, episodes=3)
+  with pytest.raises(ValueError, match='no training episode'):
+    benchmark.episode_times(rows[:2])
 
 
 def test_gpu_memory_peak_is_a_record_on_a_gpu_only(monkeypatch, tmp_path):
@@ -103,17 +125,29 @@ def test_committed_records_side_by_side(tmp_path):
                    dict(name='matmul_flop_rate', value=4739.0, unit='GFLOP/s', device='NVIDIA H100',
                         flags=dict(default, jit_compile=True), invalid='timed with the product copied to the host')):
       f.write(json.dumps(dict(common, **record)) + '\n')
+  # XLA flags of one's own (command buffers, a persistent cache) are not the default either; flags that only say
+  # where files are (the CUDA folder, an HLO dump) are.
+  gpu = dict(default, jit_compile=True)
+  with open(tmp_path / 'gpu_flags.jsonl', 'w') as f:
+    for record in (dict(name='train_step', value=0.03, device='NVIDIA H100', flags=dict(
+                       gpu, XLA_FLAGS='--xla_gpu_cuda_data_dir=/usr/local/cuda --xla_gpu_enable_command_buffer=+WHILE')),
+                   dict(name='plan_first_call', value=3.0, device='NVIDIA H100', flags=dict(
+                       gpu, TF_XLA_FLAGS='--tf_xla_persistent_cache_directory=/tmp/c')),
+                   dict(name='plan_first_call', value=14.0, device='NVIDIA H100', flags=dict(
+                       gpu, XLA_FLAGS='--xla_gpu_cuda_data_dir=/usr/local/cuda --xla_dump_to=/tmp/dump'))):
+      f.write(json.dumps(dict(common, **record)) + '\n')
   machines = benchmark.committed(str(tmp_path))
   # Newest default-settings record per machine and figure; XLA on a CPU, overlays, tiny sizes, other kinds and
   # invalid records left out.
   assert {device: {name: r['value'] for name, r in figures.items()} for device, figures in machines.items()} == {
       'CPU AMD': {'plan_call': 0.75, 'pytorch_port_plan_call': 0.77}, 'CPU Intel': {'train_step': 5.18},
-      'NVIDIA H100': {'plan_call': 0.009}}
-  header, train, plan, port_plan = benchmark.side_by_side(machines)
+      'NVIDIA H100': {'plan_call': 0.009, 'plan_first_call': 14.0}}
+  header, train, plan, port_plan, first_plan = benchmark.side_by_side(machines)
   assert header.split()[1:] == ['CPU', 'AMD', 'NVIDIA', 'H100', 'CPU', 'Intel']  # Columns in file name order.
   assert train.split()[1:] == ['-', '-', '5.18', 's']
   assert plan.split()[1:] == ['0.75', 's', '(58%)', '@b2', '0.009', 's', '-']
   assert port_plan.split() == ['pytorch_port_plan_call', '0.77', 's', '(ours', 'then', '0.71)', '-', '-']
+  assert first_plan.split() == ['plan_first_call', '-', '14', 's', '-']
 
 
 def test_committed_port_records_sit_beside_ours():
