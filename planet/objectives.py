@@ -2,6 +2,8 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from planet.models import base
+
 tfd = tfp.distributions
 
 
@@ -37,7 +39,7 @@ def overshooting_kls(dynamics, posterior, action, distance, free_nats, seed):
   padded_action = beyond(action)
   actions = tf.stack([flat(padded_action[:, k:k + steps]) for k in range(1, distance + 1)])
   seeds = tf.random.experimental.stateless_split(seed, distance)
-  priors = tf.scan(lambda prev, inputs: dynamics.img_step(prev, inputs[0], inputs[1]), (actions, seeds), start)
+  priors = base.scan(lambda prev, inputs: dynamics.img_step(prev, inputs[0], inputs[1]), (actions, seeds), start)
   target_pad = tf.nest.map_structure(beyond, posterior)
   means, counts = [], []
   for d in range(2, distance + 1):

@@ -1,6 +1,7 @@
 """Unit tests: shapes and dtypes, preprocessing, KL with free nats, Adam, chunk sampling, env API."""
 import os
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +18,7 @@ from planet import replay as replay_lib
 from planet import world_model
 from planet.models import base
 from planet.models import rssm
+from planet.models import ssm
 
 tfd = tfp.distributions
 
@@ -111,6 +113,41 @@ def test_rssm_loop_gradients_keep_no_weights_per_step():
   assert 'ReadVariableOp' in loop_ops(base.StateSpaceModel.observe)
   imagine = lambda model, embed, action, state, seed: (model.imagine(action, state, seed),) * 2
   assert 'ReadVariableOp' not in loop_ops(imagine)
+
+
+@pytest.mark.parametrize('model_class, sizes', [(rssm.RSSM, dict(deterministic_size=7)), (ssm.SSM, {})])
+def test_unrolled_time_loops_compute_the_same_without_while_loops(model_class, sizes):
+  # time_loop.unroll writes the steps out instead of scanning them: the same states, bit for bit in the plain
+  # graph, and no while loop left in the gradient's graph (the loop XLA on a GPU syncs with the host every step).
+  # The RSSM has its own loops, the SSM the interface's.
+  model = model_class(action_size=2, embed_size=16, stochastic_size=5, hidden_size=9, **sizes)
+  embed, action, seed = tf.random.normal([3, 6, 16]), tf.random.normal([3, 6, 2]), tf.constant([4, 5])
+
+  def loops(embed, action):
+    with tf.GradientTape() as tape:
+      tape.watch(embed)
+      post, prior = model.observe(embed, action, model.initial(3), seed)
+      imagined = model.imagine(action, tf.nest.map_structure(lambda x: x[:, -1], post), seed)
+      loss = sum(tf.reduce_sum(x) for x in tf.nest.flatten((post, prior['mean'], imagined)))
+    return post, prior, imagined, tape.gradient(loss, [embed] + list(model.trainable_variables))
+
+  def run(unroll):
+    gin.bind_parameter('time_loop.unroll', unroll)
+    compiled = tf.function(loops)  # Traced anew: a binding is read when tracing.
+    graph = compiled.get_concrete_function(embed, action).graph.as_graph_def()
+    nodes = list(graph.node) + [node for function in graph.library.function for node in function.node_def]
+    return compiled(embed, action), sum(node.op in ('While', 'StatelessWhile') for node in nodes)
+
+  try:
+    (scanned, scan_loops), (unrolled, unroll_loops) = run(False), run(True)
+  finally:
+    gin.clear_config()
+  assert scan_loops >= 3 and unroll_loops == 0
+  for x, y in zip(tf.nest.flatten(scanned[:3]), tf.nest.flatten(unrolled[:3])):
+    np.testing.assert_array_equal(x, y)
+  # The gradients sum the steps' terms in another order (a loop's accumulator against one sum): float rounding.
+  for x, y in zip(scanned[3], unrolled[3]):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
 def test_preprocess_quantizes_to_5_bits_and_round_trips():

@@ -235,3 +235,14 @@ def test_variant_run_directories_are_named_after_the_overlay():
   cli.parse(['gin/cheetah.gin', 'gin/ablations/ssm.gin'], [])
   assert cli.default_logdir(['gin/cheetah.gin', 'gin/ablations/ssm.gin']) == os.path.join(
       'logs', 'cheetah', 'ssm', 'seed0')
+
+
+def test_execution_only_bindings_keep_the_run_directory():
+  # XLA and unrolled time loops change how a run executes, not what it computes: same directory, so a CPU run can
+  # resume on a GPU with them; a binding that changes the experiment names it.
+  gin_files = ['gin/cheetah.gin', 'gin/gpu.gin']
+  cli.parse(gin_files, ['time_loop.unroll = True'])
+  assert cli.default_logdir(gin_files, ['time_loop.unroll=True']) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
+  cli.parse(gin_files, ['cem_plan.horizon = 8'])
+  assert cli.default_logdir(gin_files, ['cem_plan.horizon=8']) == os.path.join(
+      'logs', 'cheetah', 'planet+cem_plan.horizon=8', 'seed0')

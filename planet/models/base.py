@@ -1,9 +1,11 @@
 """The interface every state-space model implements (RSSM, SSM, GRU, DRNN).
 
-States are dicts of tensors with a leading batch axis (and a time axis for sequences). Time loops are
-`tf.scan`s over a single-step function, so graphs stay small under XLA. A model may override `observe` and
-`imagine` to scan less per step with the same numbers (the RSSM does: only its recurrent path is in the loop).
+States are dicts of tensors with a leading batch axis (and a time axis for sequences). Time loops are `scan`s
+over a single-step function (`tf.scan`, so graphs stay small; `time_loop.unroll` unrolls them). A model may
+override `observe` and `imagine` to scan less per step with the same numbers (the RSSM does: only its recurrent
+path is in the loop).
 """
+import gin
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -13,6 +15,31 @@ tfd = tfp.distributions
 def seeds_for(seed, steps):
   """`steps` independent stateless seeds [steps, 2] from one [2] seed."""
   return tf.random.experimental.stateless_split(seed, steps)
+
+
+@gin.configurable('time_loop', denylist=['fn', 'elems', 'initializer'])
+def scan(fn, elems, initializer, unroll=False):
+  """`tf.scan(fn, elems, initializer)` over the leading (time) axis of `elems`.
+
+  With `unroll`, where that axis has a length known when tracing (the train step's chunks, the planner's horizon),
+  the steps are written out one after another instead: the same ops in the same order, no while loop. A reason to:
+  under XLA on a GPU a while loop whose trip count the compiler cannot prove, such as TensorFlow's gradient of a
+  scan, copies its condition to the host and waits for it after every step. The cost: a graph that grows with the
+  length, so longer tracing and compiling.
+  """
+  length = tf.nest.flatten(elems)[0].shape[0]
+  if not unroll or length is None:
+    return tf.scan(fn, elems, initializer)
+  carry, outputs = initializer, []
+  for t in range(length):
+    carry = fn(carry, tf.nest.map_structure(lambda x: x[t], elems))
+    outputs.append(carry)
+  return tf.nest.map_structure(lambda *steps: tf.stack(steps), *outputs)
+
+
+def time_steps(sequence):
+  """The length of axis 1 of a [B, T, ...] tensor: a Python int when known when tracing, else a scalar tensor."""
+  return sequence.shape[1] if sequence.shape[1] is not None else tf.shape(sequence)[1]
 
 
 def swap(tree):
@@ -55,7 +82,7 @@ class StateSpaceModel(tf.Module):
 
   def observe(self, embed, action, state, seed):
     """Filters a sequence: embed [B, T, E], action [B, T, A] (a_{t-1} at index t) -> (posteriors, priors)."""
-    steps = tf.shape(embed)[1]
+    steps = time_steps(embed)
 
     def step(carry, inputs):
       prev_post, _ = carry
@@ -63,18 +90,18 @@ class StateSpaceModel(tf.Module):
       return self.obs_step(prev_post, action_t, embed_t, seed_t)
 
     prior_init = state
-    post, prior = tf.scan(step, (swap(embed), swap(action), seeds_for(seed, steps)), (state, prior_init))
+    post, prior = scan(step, (swap(embed), swap(action), seeds_for(seed, steps)), (state, prior_init))
     return swap(post), swap(prior)
 
   def imagine(self, action, state, seed):
     """Open-loop priors for action [B, T, A] from `state` (the state before the first action)."""
-    steps = tf.shape(action)[1]
+    steps = time_steps(action)
 
     def step(prev, inputs):
       action_t, seed_t = inputs
       return self.img_step(prev, action_t, seed_t)
 
-    return swap(tf.scan(step, (swap(action), seeds_for(seed, steps)), state))
+    return swap(scan(step, (swap(action), seeds_for(seed, steps)), state))
 
 
 class GaussianStateModel(StateSpaceModel):

@@ -87,9 +87,9 @@ class RSSM(base.GaussianStateModel):
       mean, std = post_out(act(tf.matmul(deter, from_deter) + embed_t))
       return self._state(mean, std, deter, base.seeds_for(seed_t, 2)[1])  # obs_step's posterior seed.
 
-    steps = tf.shape(embed)[1]
+    steps = base.time_steps(embed)
     inputs = (base.swap(action_in), base.swap(embed_in), base.seeds_for(seed, steps))
-    post = base.swap(tf.scan(step, inputs, state))
+    post = base.swap(base.scan(step, inputs, state))
     mean, std = self.prior_out(self.prior_hidden(post['deter']))
     prior = self._state(mean, std, post['deter'], tf.random.experimental.stateless_fold_in(seed, steps))
     return post, prior
@@ -105,8 +105,8 @@ class RSSM(base.GaussianStateModel):
       mean, std = out(hidden(deter))
       return self._state(mean, std, deter, seed_t)
 
-    inputs = (base.swap(action_in), base.seeds_for(seed, tf.shape(action)[1]))
-    return base.swap(tf.scan(step, inputs, state))
+    inputs = (base.swap(action_in), base.seeds_for(seed, base.time_steps(action)))
+    return base.swap(base.scan(step, inputs, state))
 
   def features(self, state):
     return tf.concat([state['stoch'], state['deter']], -1)
