@@ -369,7 +369,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     resident = {key: tf.identity(value) for key, value in batch.items()}
     resident_seconds = _median_time(lambda: learner.train_step(resident, seed)['loss'].numpy(), repeats)
     rate('train_step_device_batch', resident_seconds, train_step_flops(sizes),
-         input_copy_share=round(1 - resident_seconds / train_seconds, 4))
+         input_copy_share=round(1 - resident_seconds / train_seconds, 4), batch_on=resident['image'].device)
   if 'parts' not in skip:
     parts = train_step_parts(model, sizes, jit, repeats, rng)
     whole = train_seconds or 0.0

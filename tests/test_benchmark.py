@@ -67,6 +67,7 @@ def test_benchmark_script_tiny(tmp_path):
     assert by_name[part]['share_of_step'] == pytest.approx(by_name[part]['value'] / rows[2]['value'], rel=1e-3)
   copy = by_name['train_step_device_batch']
   assert copy['input_copy_share'] == pytest.approx(1 - copy['value'] / rows[2]['value'], rel=1e-3, abs=1e-3)
+  assert copy['batch_on'].endswith('CPU:0')  # Where the step runs: no GPU on the test machines.
   # The profile names the plan graph's op types; the busy time excludes the threads' idle time.
   profile = by_name['plan_call_op_profile']
   ops = profile['ops']
