@@ -63,7 +63,8 @@ def loops(text):
       elif op == 'while':
         body = re.search(r'body=%?([^,\s]+)', line).group(1)
         count = re.search(r'"known_trip_count":\{"n":"(\d+)"', line)
-        nested.append((body, int(count.group(1)) if count else None, line.split('=')[0].strip().replace('ROOT ', '')))
+        label = line.split('=')[0].strip().replace('ROOT ', '')
+        nested.append((body, int(count.group(1)) if count else None, label))
       elif op == 'call':
         contents(re.search(r'to_apply=%?([^,\s]+)', line).group(1), kinds, nested)
 
@@ -86,7 +87,8 @@ def summary(path):
     if depth == 0:
       lines.append(f'  top level: {sum(kinds.values())} running instructions ({what})')
     else:
-      count = f'{trip} iterations' if trip is not None else 'trip count unknown: waits on the host every iteration on a GPU'
+      count = (f'{trip} iterations' if trip is not None
+               else 'trip count unknown: waits on the host every iteration on a GPU')
       lines.append(f"{'  ' * (depth + 1)}{name}: {count}; {sum(kinds.values())} per iteration ({what})")
   return lines
 

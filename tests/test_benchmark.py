@@ -130,8 +130,9 @@ def test_committed_records_side_by_side(tmp_path):
   # where files are (the CUDA folder, an HLO dump) are.
   gpu = dict(default, jit_compile=True)
   with open(tmp_path / 'gpu_flags.jsonl', 'w') as f:
-    for record in (dict(name='train_step', value=0.03, device='NVIDIA H100', flags=dict(
-                       gpu, XLA_FLAGS='--xla_gpu_cuda_data_dir=/usr/local/cuda --xla_gpu_enable_command_buffer=+WHILE')),
+    command_buffers = '--xla_gpu_cuda_data_dir=/usr/local/cuda --xla_gpu_enable_command_buffer=+WHILE'
+    for record in (dict(name='train_step', value=0.03, device='NVIDIA H100',
+                        flags=dict(gpu, XLA_FLAGS=command_buffers)),
                    dict(name='plan_first_call', value=3.0, device='NVIDIA H100', flags=dict(
                        gpu, TF_XLA_FLAGS='--tf_xla_persistent_cache_directory=/tmp/c')),
                    dict(name='plan_first_call', value=14.0, device='NVIDIA H100', flags=dict(
