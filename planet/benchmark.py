@@ -275,6 +275,18 @@ def episode_times(rows):
   return dict(wall=float(wall), update=float(update), collect=float(collect), episodes=len(kept))
 
 
+def _commit():
+  try:
+    return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=False,
+                          cwd=cli.REPO_ROOT).stdout.strip()
+  except OSError:
+    return ''
+
+
+def _xla_env():
+  return {key: os.environ[key] for key in ('XLA_FLAGS', 'TF_XLA_FLAGS') if os.environ.get(key)}
+
+
 def _median_time(fn, repeats):
   times = []
   for _ in range(repeats):
@@ -310,15 +322,9 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   gin_files, gin_params = list(gin_files), list(gin_params)
   tasks = list(tasks or tasks_lib.names())
   device = describe_device()
-  try:
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True,
-                            check=False, cwd=cli.REPO_ROOT).stdout.strip()
-  except OSError:
-    commit = ''
   flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
-           'tiny': tiny, 'gin_files': gin_files, 'gin_params': gin_params,
-           **{key: os.environ[key] for key in ('XLA_FLAGS', 'TF_XLA_FLAGS') if os.environ.get(key)}}
-  report = Report(out, dict(device=device, tf_version=tf.__version__, flags=flags, commit=commit))
+           'tiny': tiny, 'gin_files': gin_files, 'gin_params': gin_params, **_xla_env()}
+  report = Report(out, dict(device=device, tf_version=tf.__version__, flags=flags, commit=_commit()))
   skip = set(skip)
   tiny_files = ['gin/debug.gin'] if tiny else []
   jit_params = [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params
@@ -455,6 +461,71 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, cli.REPO_ROOT)}, newest per '
         'machine, default settings; (x%) = fraction of that machine\'s matmul rate, @ = commit):')
   print('\n'.join(side_by_side(columns)))
+  return report.rows
+
+
+def _while_ops(function, *specs):
+  """While loops in a traced tf.function's graph, its function library included."""
+  graph = function.get_concrete_function(*specs).graph.as_graph_def()
+  nodes = list(graph.node) + [node for body in graph.library.function for node in body.node_def]
+  return sum(node.op in ('While', 'StatelessWhile') for node in nodes)
+
+
+def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), rounds=10, tiny=False,
+                    skip=()):
+  """Same-process A/B of one gin binding read when the hot functions are traced (e.g. `time_loop.unroll = True`):
+  the train step and the plan call are traced once without it (A) and once with it (B) on the same weights, then
+  timed alternately, A then B, for `rounds` rounds, so that the machine's drift and the process-to-process spread
+  (+-8% between processes on the H100) fall on both. One record per function (`ab_train_step`, `ab_plan_call`):
+  B's median, A's, their ratio, both first calls and both graphs' while-loop counts (which show the binding took).
+  """
+  gin_files, gin_params = list(gin_files), list(gin_params)
+  cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + gin_files,
+            [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params)
+  q = cli.query
+  batch_size, length = q('train.batch_size'), q('train.chunk_length')
+  report = Report(out, dict(device=describe_device(), tf_version=tf.__version__, binding=binding, commit=_commit(),
+                            flags={'jit_compile': jit, 'tiny': tiny, 'gin_files': gin_files,
+                                   'gin_params': gin_params, **_xla_env()}))
+  rng = np.random.RandomState(0)
+  model = world_model.WorldModel(1)
+  batch = {'image': rng.randint(0, 256, (batch_size, length, *networks.IMAGE_SHAPE)).astype(np.uint8),
+           'action': rng.uniform(-1, 1, (batch_size, length, 1)).astype(np.float32),
+           'reward': rng.uniform(0, 1, (batch_size, length)).astype(np.float32)}
+  obs = {'image': rng.randint(0, 256, networks.IMAGE_SHAPE).astype(np.uint8)}
+  seed = tf.constant([0, 1])
+  calls, first, loops = {}, {}, {}
+  for variant in ('a', 'b'):
+    if variant == 'b':
+      cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + gin_files,
+                [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params + [binding])
+    learner, agent = world_model.Learner(model, batch_size, length), agent_lib.Agent(model)
+    if 'train' not in skip:
+      calls['train', variant] = lambda learner=learner: learner.train_step(batch, seed)['loss'].numpy()
+      loops['train', variant] = _while_ops(learner.train_step, learner.train_step.input_signature[0], seed)
+    if 'plan' not in skip:
+      calls['plan', variant] = lambda agent=agent: agent.act(obs, np.array([0, 1]), True)
+    for (part, which), call in list(calls.items()):
+      if which == variant:  # Trace and compile now, under this variant's bindings.
+        tic = time.perf_counter()
+        call()
+        first[part, variant] = time.perf_counter() - tic
+        call()
+  times = {key: [] for key in calls}
+  for _ in range(rounds):
+    for key, call in calls.items():
+      tic = time.perf_counter()
+      call()
+      times[key].append(time.perf_counter() - tic)
+  for part, name in (('train', 'ab_train_step'), ('plan', 'ab_plan_call')):
+    if (part, 'a') in times:
+      a, b = float(np.median(times[part, 'a'])), float(np.median(times[part, 'b']))
+      extra = {'while_ops': [loops[part, 'a'], loops[part, 'b']]} if (part, 'a') in loops else {}
+      report.add(name, b, 's', baseline=round(a, 6), ratio=round(b / a, 4), rounds=rounds,
+                 first_call=round(first[part, 'b'], 3), baseline_first_call=round(first[part, 'a'], 3), **extra)
+  for row in report.rows:
+    print(f"{row['name']:<14} with {binding!r}: {row['value']:.5g} s, without: {row['baseline']:.5g} s "
+          f"(ratio {row['ratio']:.3f}); first calls {row['first_call']:.1f} s and {row['baseline_first_call']:.1f} s")
   return report.rows
 
 

@@ -4,6 +4,7 @@
   python scripts/benchmark.py [--out results/benchmarks/cpu.jsonl] [--jit] [--tasks cartpole,cheetah]
       [--episode_gin gin/quick.gin] [--tiny] [--skip env,episode] [--profile]
   python scripts/benchmark.py --committed      # only the committed records, one column per machine
+  python scripts/benchmark.py --jit --compare_binding 'time_loop.unroll = True'   # A/B in one process
 
 Prints one JSON line per figure (name, value, unit, device, TF version, flags), a table, and then this run beside
 the records committed in results/benchmarks/ (newest per machine), so every figure names its machine.
@@ -33,6 +34,9 @@ def main(argv=None):
   parser.add_argument('--profile', action='store_true', help="also the plan call's time by op type (TF profiler)")
   parser.add_argument('--committed', action='store_true',
                       help='print the committed records side by side (one column per machine) and stop')
+  parser.add_argument('--compare_binding', default=None, metavar='BINDING',
+                      help="only an A/B in one process of the train step and plan call without and with a gin "
+                           "binding read when tracing, e.g. 'time_loop.unroll = True' (--skip train or plan)")
   args = parser.parse_args(argv)
   if args.committed:
     machines = benchmark.committed()
@@ -41,6 +45,10 @@ def main(argv=None):
     print('\n'.join(benchmark.side_by_side(machines)))
     return
   logging.basicConfig(level=logging.WARNING)
+  if args.compare_binding:
+    benchmark.compare_binding(args.compare_binding, args.out, args.jit, args.gin_file, args.gin_param,
+                              args.repeats * 2, args.tiny, set(filter(None, args.skip.split(','))))
+    return
   unknown = [task for task in args.tasks.split(',') if task not in tasks.names()]
   unknown += [part for part in filter(None, args.skip.split(',')) if part not in benchmark.PARTS]
   if unknown:

@@ -78,6 +78,20 @@ def test_benchmark_script_tiny(tmp_path):
   assert f"this run: {rows[0]['device']}" in stdout
 
 
+def test_compare_binding_times_both_variants_in_one_process(tmp_path):
+  # The A/B traces the hot functions without and with the binding (the unrolled train step has no while loop
+  # left, so the binding took) and reads B against A.
+  out = tmp_path / 'ab.jsonl'
+  rows = benchmark.compare_binding('time_loop.unroll = True', out=str(out), tiny=True, rounds=2)
+  assert [row['name'] for row in rows] == ['ab_train_step', 'ab_plan_call']
+  assert [json.loads(line)['name'] for line in open(out)] == ['ab_train_step', 'ab_plan_call']
+  train, plan = rows
+  assert train['while_ops'] == [2, 0] and train['binding'] == 'time_loop.unroll = True'
+  for row in rows:
+    assert row['ratio'] == pytest.approx(row['value'] / row['baseline'], rel=1e-3)
+    assert row['rounds'] == 2 and row['first_call'] > 0 and row['baseline_first_call'] > 0
+
+
 def test_episode_times_from_metrics_lines():
   rows = [dict(episodes=1, grad_steps=0, wall_time=1.0),  # seed episode: no updates
           dict(episodes=2, grad_steps=100, wall_time=71.0, update_time=60.0, collect_time=9.0),  # compiles
