@@ -478,6 +478,7 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
   timed alternately, A then B, for `rounds` rounds, so that the machine's drift and the process-to-process spread
   (+-8% between processes on the H100) fall on both. One record per function (`ab_train_step`, `ab_plan_call`):
   B's median, A's, their ratio, both first calls and both graphs' while-loop counts (which show the binding took).
+  A's first call also pays what a process does once (B's does not), so compare first calls across processes.
   """
   gin_files, gin_params = list(gin_files), list(gin_params)
   cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + gin_files,
