@@ -21,7 +21,8 @@ class Agent:
     self.traces = 0
     action_size = model.action_size
     state_spec = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), model.dynamics.initial(1))
-    self._step = tf.function(self._step_impl, jit_compile=jit_compile, input_signature=[
+    # The compiled acting step (belief, previous action, image, seed, noise scale) -> (action, belief); `act` calls it.
+    self.step = tf.function(self._step_impl, jit_compile=jit_compile, input_signature=[
         state_spec, tf.TensorSpec([action_size], tf.float32), tf.TensorSpec(networks.IMAGE_SHAPE, tf.uint8),
         tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32)])
     self.reset()
@@ -32,6 +33,10 @@ class Agent:
 
   def _step_impl(self, state, prev_action, image, seed, noise_scale):
     self.traces += 1
+    with gin.config_scope('act'):  # Bindings scoped `act/` apply here only (e.g. act/time_loop.unroll = True).
+      return self._act(state, prev_action, image, seed, noise_scale)
+
+  def _act(self, state, prev_action, image, seed, noise_scale):
     model = self.model
     noise_seed, filter_seed, plan_seed, action_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 4))
@@ -46,7 +51,7 @@ class Agent:
   def act(self, observation, seed, explore):
     """The action for `observation` (a dict with 'image'); `seed` is a [2] int array."""
     noise = self.exploration_noise if explore else 0.0
-    action, self._state = self._step(self._state, self._prev_action, observation['image'],
+    action, self._state = self.step(self._state, self._prev_action, observation['image'],
                                       tf.constant(seed, tf.int32), tf.constant(noise, tf.float32))
     self._prev_action = action
     return action.numpy()

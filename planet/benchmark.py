@@ -464,9 +464,9 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   return report.rows
 
 
-def _while_ops(function, *specs):
-  """While loops in a traced tf.function's graph, its function library included."""
-  graph = function.get_concrete_function(*specs).graph.as_graph_def()
+def _while_ops(function):
+  """While loops in the graph of a tf.function with an input signature, its function library included."""
+  graph = function.get_concrete_function().graph.as_graph_def()
   nodes = list(graph.node) + [node for body in graph.library.function for node in body.node_def]
   return sum(node.op in ('While', 'StatelessWhile') for node in nodes)
 
@@ -503,9 +503,10 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
     learner, agent = world_model.Learner(model, batch_size, length), agent_lib.Agent(model)
     if 'train' not in skip:
       calls['train', variant] = lambda learner=learner: learner.train_step(batch, seed)['loss'].numpy()
-      loops['train', variant] = _while_ops(learner.train_step, learner.train_step.input_signature[0], seed)
+      loops['train', variant] = _while_ops(learner.train_step)
     if 'plan' not in skip:
       calls['plan', variant] = lambda agent=agent: agent.act(obs, np.array([0, 1]), True)
+      loops['plan', variant] = _while_ops(agent.step)
     for (part, which), call in list(calls.items()):
       if which == variant:  # Trace and compile now, under this variant's bindings.
         tic = time.perf_counter()
@@ -521,9 +522,9 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
   for part, name in (('train', 'ab_train_step'), ('plan', 'ab_plan_call')):
     if (part, 'a') in times:
       a, b = float(np.median(times[part, 'a'])), float(np.median(times[part, 'b']))
-      extra = {'while_ops': [loops[part, 'a'], loops[part, 'b']]} if (part, 'a') in loops else {}
       report.add(name, b, 's', baseline=round(a, 6), ratio=round(b / a, 4), rounds=rounds,
-                 first_call=round(first[part, 'b'], 3), baseline_first_call=round(first[part, 'a'], 3), **extra)
+                 first_call=round(first[part, 'b'], 3), baseline_first_call=round(first[part, 'a'], 3),
+                 while_ops=[loops[part, 'a'], loops[part, 'b']])
   for row in report.rows:
     print(f"{row['name']:<14} with {binding!r}: {row['value']:.5g} s, without: {row['baseline']:.5g} s "
           f"(ratio {row['ratio']:.3f}); first calls {row['first_call']:.1f} s and {row['baseline_first_call']:.1f} s")

@@ -87,7 +87,8 @@ class Learner(tf.Module):
   def _train_step(self, batch, seed):
     self.traces += 1  # Python side effect: runs once per trace.
     variables = self.model.trainable_variables
-    with tf.GradientTape() as tape:
+    # Bindings scoped `train_step/` apply here only (e.g. train_step/time_loop.unroll = True).
+    with tf.GradientTape() as tape, gin.config_scope('train_step'):
       _, terms = self.model.loss(batch, seed)
     gradients = tape.gradient(terms['loss'], variables)
     terms['grad_norm'] = self.optimizer.apply(gradients)

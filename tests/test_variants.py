@@ -241,8 +241,10 @@ def test_execution_only_bindings_keep_the_run_directory():
   # XLA and unrolled time loops change how a run executes, not what it computes: same directory, so a CPU run can
   # resume on a GPU with them; a binding that changes the experiment names it.
   gin_files = ['gin/cheetah.gin', 'gin/gpu.gin']
-  cli.parse(gin_files, ['time_loop.unroll = True'])
-  assert cli.default_logdir(gin_files, ['time_loop.unroll=True']) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
+  for binding in ('time_loop.unroll = True', 'train_step/time_loop.unroll = True', 'act/time_loop.unroll = True'):
+    cli.parse(gin_files, [binding])
+    assert cli.default_logdir(gin_files, [binding.replace(' ', '')]) == os.path.join(
+        'logs', 'cheetah', 'planet', 'seed0')
   cli.parse(gin_files, ['cem_plan.horizon = 8'])
   assert cli.default_logdir(gin_files, ['cem_plan.horizon=8']) == os.path.join(
       'logs', 'cheetah', 'planet+cem_plan.horizon=8', 'seed0')
