@@ -98,10 +98,12 @@ class Replay:
 
 
 class Prefetcher:
-  """Samples batches on a background thread so that the train step never waits for numpy."""
+  """Samples batches on a background thread so that the train step never waits for numpy. `transform`, if given,
+  runs on that thread too, on each batch (e.g. the copy to a GPU: training.batch_to_device)."""
 
-  def __init__(self, replay, batch_size, length, seed, depth=2):
+  def __init__(self, replay, batch_size, length, seed, depth=2, transform=None):
     self._replay = replay
+    self._transform = transform
     self._args = (batch_size, length)
     self._rng = np.random.RandomState(seed)
     self._queue = queue.Queue(depth)
@@ -114,6 +116,8 @@ class Prefetcher:
     try:
       while not self._stop.is_set():
         batch = self._replay.sample(*self._args, self._rng)
+        if self._transform is not None:
+          batch = self._transform(batch)
         while not self._stop.is_set():
           try:
             self._queue.put(batch, timeout=0.1)

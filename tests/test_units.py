@@ -15,6 +15,7 @@ from planet import objectives
 from planet import optimizer
 from planet import preprocess
 from planet import replay as replay_lib
+from planet import training
 from planet import world_model
 from planet.models import base
 from planet.models import rssm
@@ -235,6 +236,33 @@ def test_prefetcher_yields_batches(tmp_path):
     assert next(prefetch)['image'].shape == (3, 5, 64, 64, 3)
   finally:
     prefetch.close()
+
+
+def test_batches_prefetched_to_a_device_train_the_same(tmp_path):
+  # train.prefetch_device: the prefetch thread copies each batch to the device (here the CPU: the test machines have
+  # no GPU); the updates see the same values, so the losses are the same bit for bit.
+  replay = replay_lib.Replay(str(tmp_path))
+  for i in range(2):
+    replay.add(_episode(20 + i))
+  cli.parse([], tiny_gin())
+  losses = {}
+  for device in (None, '/CPU:0'):
+    tf.random.set_seed(0)
+    learner = world_model.Learner(world_model.WorldModel(1), batch_size=2, length=5)
+    prefetch = replay_lib.Prefetcher(replay, 2, 5, seed=3,
+                                     transform=training.batch_to_device(device) if device else None)
+    try:
+      losses[device] = training.update(learner, prefetch, 3, seed=0)
+    finally:
+      prefetch.close()
+  assert losses[None] == losses['/CPU:0']
+  prefetch = replay_lib.Prefetcher(replay, 2, 5, seed=3, transform=training.batch_to_device('/CPU:0'))
+  try:
+    batch = next(prefetch)
+  finally:
+    prefetch.close()
+  assert isinstance(batch['image'], tf.Tensor) and batch['image'].device.endswith('CPU:0')
+  assert batch['image'].dtype == tf.uint8 and batch['image'].shape == (2, 5, 64, 64, 3)
 
 
 def test_fake_env_api():
