@@ -275,6 +275,19 @@ def episode_times(rows):
   return dict(wall=float(wall), update=float(update), collect=float(collect), episodes=len(kept))
 
 
+def _parse(jit, tiny, gin_files, gin_params):
+  """The benchmarks' configuration: cartpole at paper sizes (gin/debug.gin's if `tiny`), XLA on or off, overlays."""
+  cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + list(gin_files),
+            [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + list(gin_params))
+
+
+def _random_batch(rng, batch_size, length):
+  """A train-step batch of uniform noise (one action dimension, as cartpole)."""
+  return {'image': rng.randint(0, 256, (batch_size, length, *networks.IMAGE_SHAPE)).astype(np.uint8),
+          'action': rng.uniform(-1, 1, (batch_size, length, 1)).astype(np.float32),
+          'reward': rng.uniform(0, 1, (batch_size, length)).astype(np.float32)}
+
+
 def _commit():
   try:
     return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=False,
@@ -328,7 +341,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   skip = set(skip)
   tiny_files = ['gin/debug.gin'] if tiny else []
   jit_params = [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params
-  cli.parse(['gin/cartpole.gin'] + tiny_files + gin_files, jit_params)
+  _parse(jit, tiny, gin_files, gin_params)
   q = lambda name: cli.query(name)
   sizes = dict(stoch=q('RSSM.stochastic_size'), deter=q('RSSM.deterministic_size'), hidden=q('RSSM.hidden_size'),
                depth=q('Encoder.depth'), reward_units=q('RewardHead.units'), reward_layers=q('RewardHead.layers'),
@@ -358,10 +371,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   agent = agent_lib.Agent(model)
   train_seconds = plan_seconds = None
   if 'train' not in skip:
-    shape = (sizes['batch'], sizes['length'], *networks.IMAGE_SHAPE)
-    batch = {'image': rng.randint(0, 256, shape).astype(np.uint8),
-             'action': rng.uniform(-1, 1, (sizes['batch'], sizes['length'], 1)).astype(np.float32),
-             'reward': rng.uniform(0, 1, (sizes['batch'], sizes['length'])).astype(np.float32)}
+    batch = _random_batch(rng, sizes['batch'], sizes['length'])
     seed = tf.constant([0, 1])
     tic = time.perf_counter()
     learner.train_step(batch, seed)['loss'].numpy()
@@ -481,8 +491,7 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
   A's first call also pays what a process does once (B's does not), so compare first calls across processes.
   """
   gin_files, gin_params = list(gin_files), list(gin_params)
-  cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + gin_files,
-            [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params)
+  _parse(jit, tiny, gin_files, gin_params)
   q = cli.query
   batch_size, length = q('train.batch_size'), q('train.chunk_length')
   report = Report(out, dict(device=describe_device(), tf_version=tf.__version__, binding=binding, commit=_commit(),
@@ -490,16 +499,13 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
                                    'gin_params': gin_params, **_xla_env()}))
   rng = np.random.RandomState(0)
   model = world_model.WorldModel(1)
-  batch = {'image': rng.randint(0, 256, (batch_size, length, *networks.IMAGE_SHAPE)).astype(np.uint8),
-           'action': rng.uniform(-1, 1, (batch_size, length, 1)).astype(np.float32),
-           'reward': rng.uniform(0, 1, (batch_size, length)).astype(np.float32)}
+  batch = _random_batch(rng, batch_size, length)
   obs = {'image': rng.randint(0, 256, networks.IMAGE_SHAPE).astype(np.uint8)}
   seed = tf.constant([0, 1])
   calls, first, loops = {}, {}, {}
   for variant in ('a', 'b'):
     if variant == 'b':
-      cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + gin_files,
-                [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params + [binding])
+      _parse(jit, tiny, gin_files, gin_params + [binding])
     learner, agent = world_model.Learner(model, batch_size, length), agent_lib.Agent(model)
     if 'train' not in skip:
       calls['train', variant] = lambda learner=learner: learner.train_step(batch, seed)['loss'].numpy()
