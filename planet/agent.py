@@ -22,7 +22,8 @@ class Agent:
     action_size = model.action_size
     state_spec = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), model.dynamics.initial(1))
     # The compiled acting step (belief, previous action, image, seed, noise scale) -> (action, belief); `act` calls it.
-    self.step = tf.function(self._step_impl, jit_compile=jit_compile, input_signature=[
+    # Traced without AutoGraph, as Learner.train_step, from the code this process imported.
+    self.step = tf.function(self._step_impl, jit_compile=jit_compile, autograph=False, input_signature=[
         state_spec, tf.TensorSpec([action_size], tf.float32), tf.TensorSpec(networks.IMAGE_SHAPE, tf.uint8),
         tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32)])
     self.reset()

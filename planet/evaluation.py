@@ -101,7 +101,7 @@ def fit_probes(model, episodes, targets=('qpos', 'qvel', 'reward'), units=100, s
   adam = optimizer_lib.Adam(probe.trainable_variables, learning_rate=1e-3, epsilon=1e-4, clip_norm=100.0)
   rng = np.random.RandomState(seed)
 
-  @tf.function
+  @tf.function(autograph=False)
   def step(xb, yb):
     with tf.GradientTape() as tape:
       loss = tf.reduce_mean(tf.square(probe(xb) - yb))

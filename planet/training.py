@@ -197,7 +197,7 @@ class Trainer:
                    self.train_replay.num_episodes, int(self.learner.optimizer.step))
     self.metrics = logger_lib.MetricsLogger(logdir)
     self.open_loop = tf.function(functools.partial(world_model_lib.open_loop_prediction, self.model,
-                                                   context=world_model_lib.OPEN_LOOP_CONTEXT))
+                                                   context=world_model_lib.OPEN_LOOP_CONTEXT), autograph=False)
     # Per-task counters come from the episodes on disk: they are the truth after any crash.
     self.counts, self.env_steps = [0] * len(task_names), [0] * len(task_names)
     for episode in self.train_replay.episodes():

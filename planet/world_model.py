@@ -81,8 +81,10 @@ class Learner(tf.Module):
         'action': tf.TensorSpec([batch_size, length, model.action_size], tf.float32),
         'reward': tf.TensorSpec([batch_size, length], tf.float32),
     }
+    # Without AutoGraph (all loops are explicit tf ops): it would convert the source files as they are when tracing,
+    # so an edit after the process started (a `git pull` while a sweep starts runs) would reach this run's graph.
     self.train_step = tf.function(self._train_step, input_signature=[spec, tf.TensorSpec([2], tf.int32)],
-                                  jit_compile=jit_compile)
+                                  jit_compile=jit_compile, autograph=False)
 
   def _train_step(self, batch, seed):
     self.traces += 1  # Python side effect: runs once per trace.

@@ -1,5 +1,6 @@
 """End to end: Algorithm 1 on the fake env, resume after SIGKILL, NaN stop, env worker crash, real smoke run."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,3 +159,38 @@ def test_same_seed_gives_the_same_numbers(tmp_path):
   second = _train(tmp_path / 'b', 4)
   keys = ('loss', 'kl', 'train_return', 'test_returns', 'openloop_mse', 'grad_norm')
   assert [{k: r.get(k) for k in keys} for r in first] == [{k: r.get(k) for k in keys} for r in second]
+
+
+EDIT_AFTER_IMPORT = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from planet import cli, networks, planner, world_model
+from planet import agent as agent_lib
+assert planner.__file__.startswith(sys.argv[1]), planner.__file__
+cli.parse(['gin/cartpole.gin', 'gin/debug.gin'], [])
+model = world_model.WorldModel(1)
+learner, agent = world_model.Learner(model, 2, 4), agent_lib.Agent(model)
+for module, line in ((planner, '  top_k = min(top_k, candidates)\n'), (world_model, '    self.traces += 1')):
+  with open(module.__file__) as f:
+    source = f.read()
+  assert line in source
+  with open(module.__file__, 'w') as f:
+    f.write(source.replace(line, line.replace(line.strip(), "raise RuntimeError('edited')") + '\n' + line, 1))
+batch = {'image': np.zeros([2, 4, *networks.IMAGE_SHAPE], np.uint8), 'action': np.zeros([2, 4, 1], np.float32),
+         'reward': np.zeros([2, 4], np.float32)}
+print('loss', float(learner.train_step(batch, np.array([0, 1], np.int32))['loss']))
+print('action', agent.act({'image': np.zeros(networks.IMAGE_SHAPE, np.uint8)}, np.array([0, 1]), True))
+'''
+
+
+@pytest.mark.slow
+def test_a_run_traces_the_code_it_imported_when_the_source_changes(tmp_path):
+  """Edits to the source while a run starts (a `git pull`, the next experiment) must not reach its compiled
+  functions: they trace without AutoGraph, which would convert the files as they are by then."""
+  shutil.copytree(os.path.join(ROOT, 'planet'), tmp_path / 'planet')
+  shutil.copytree(os.path.join(ROOT, 'gin'), tmp_path / 'gin')
+  result = subprocess.run([sys.executable, '-c', EDIT_AFTER_IMPORT, str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'loss' in result.stdout and 'action' in result.stdout
