@@ -46,25 +46,33 @@ def derive_seed(*parts):
   return np.array([parts[0] if isinstance(parts[0], int) else 0, digest & 0x7FFFFFFF], np.int32)
 
 
-def run_episode(env, policy, seed, explore):
-  """One episode with `policy`; returns it as arrays (step 0: reset observation, zero action and reward)."""
+def run_episode(env, policy, seed, explore, timings=None):
+  """One episode with `policy`; returns it as arrays (step 0: reset observation, zero action and reward).
+  `timings`, a dict, gets the seconds spent choosing actions (`act_time`) and in the environment's steps
+  (`env_time`: physics, rendering and the worker round trip) added to it."""
   policy.reset()
   obs = env.reset(seed=int(seed[1]))
   steps = [dict(obs, action=np.zeros(env.action_size, np.float32), reward=np.float32(0))]
-  done, t = False, 0
+  done, t, acting, stepping = False, 0, 0.0, 0.0
   while not done:
+    tic = time.perf_counter()
     action = policy.act(obs, derive_seed(int(seed[0]), int(seed[1]), t), explore)
+    toc = time.perf_counter()
     obs, reward, done, _ = env.step(action)
+    acting, stepping = acting + toc - tic, stepping + time.perf_counter() - toc
     steps.append(dict(obs, action=np.asarray(action, np.float32), reward=np.float32(reward)))
     t += 1
+  if timings is not None:
+    timings['act_time'] = timings.get('act_time', 0.0) + acting
+    timings['env_time'] = timings.get('env_time', 0.0) + stepping
   return {key: np.stack([step[key] for step in steps]) for key in steps[0]}
 
 
-def run_episode_retrying(env, policy, seed, explore, attempts=3):
+def run_episode_retrying(env, policy, seed, explore, attempts=3, timings=None):
   """`run_episode`, restarting a crashed environment worker up to `attempts` times."""
   for attempt in range(attempts):
     try:
-      return run_episode(env, policy, seed, explore)
+      return run_episode(env, policy, seed, explore, timings)
     except envs.EnvWorkerError as e:
       if attempt == attempts - 1:
         raise
@@ -276,15 +284,16 @@ class Trainer:
     env, name = self.envs[index], self.tasks[index]
     tic = time.time()
     policy = self.random_agent if random else self.agent
+    parts = {}
     episode = run_episode_retrying(env, policy, derive_seed(self.seed, 'train', name, self.counts[index]),
-                                   explore=True)
+                                   explore=True, timings=parts)
     episode['task'] = np.full(len(episode['reward']), index, np.int8)
     collect_time = time.time() - tic
     env_steps = self.env_steps[index] + (len(episode['reward']) - 1) * env.action_repeat
     return episode, dict(task=name, episodes=self.counts[index] + 1, env_steps=env_steps,
                          agent_steps=env_steps // env.action_repeat, all_episodes=sum(self.counts) + 1,
                          grad_steps=int(self.learner.optimizer.step), train_return=_episode_return(episode),
-                         collect_time=collect_time)
+                         collect_time=collect_time, **parts)
 
   def test_phase(self, index, episodes, count, videos):
     """`count` test episodes without exploration noise (Table 1: 10 at the end) after training episode

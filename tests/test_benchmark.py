@@ -106,6 +106,10 @@ def test_episode_times_from_metrics_lines():
           dict(episodes=6, grad_steps=500, wall_time=97.0, update_time=5.0, collect_time=1.0)]
   # Episodes 3, 5, 6 (2 compiles, 4 has a test): walls 6, 5, 7.
   assert benchmark.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, episodes=3)
+  # With the collection's parts in every kept line, their medians too.
+  for row, act, env in zip(rows[2:], (1.2, 9.0, 0.5, 0.7), (0.6, 9.0, 0.9, 0.2)):
+    row.update(act_time=act, env_time=env)
+  assert benchmark.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, act=0.7, env=0.6, episodes=3)
   with pytest.raises(ValueError, match='no training episode'):
     benchmark.episode_times(rows[:2])
 

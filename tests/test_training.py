@@ -45,6 +45,9 @@ def test_fake_env_end_to_end(tmp_path, monkeypatch):
   assert [r['env_steps'] for r in records] == [20, 40, 60, 80]
   for key in ('image_loss', 'reward_loss', 'kl_loss', 'kl', 'loss', 'update_time'):
     assert np.isfinite(records[-1][key])
+  # The collection's time splits into choosing actions and the environment's steps (the rest: resets, stacking).
+  assert all(0 < r['act_time'] and 0 < r['env_time'] and r['act_time'] + r['env_time'] <= r['collect_time']
+             for r in records)
   assert len(records[-1]['test_returns']) == 2  # The final evaluation runs final_test_episodes.
   assert 'test_return' in records[1] and 'test_return' not in records[2]
   # The open-loop prediction error is measured at every test point (Fig. 10 GIFs only on the video schedule).
