@@ -62,6 +62,27 @@ def describe_device():
   return f'CPU {name} x{os.cpu_count()} cores'
 
 
+def cpu_topology(cpuinfo=None):
+  """'<physical cores> cores, <logical CPUs> threads' from /proc/cpuinfo (or its text): the two differ where CPUs
+  are hyperthreads, which share one core's FMA units (a 2-vCPU VM may be one core). None where it cannot tell."""
+  if cpuinfo is None:
+    try:
+      with open('/proc/cpuinfo') as f:
+        cpuinfo = f.read()
+    except OSError:
+      return None
+  cores, logical = set(), 0
+  for block in cpuinfo.strip().split('\n\n'):
+    fields = dict(line.split(':', 1) for line in block.splitlines() if ':' in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    if 'processor' in fields:
+      logical += 1
+      if 'core id' in fields:
+        cores.add((fields.get('physical id'), fields['core id']))
+  plural = lambda n, word: f"{n} {word}{'s' if n != 1 else ''}"
+  return f"{plural(len(cores), 'core')}, {plural(logical, 'thread')}" if cores else None
+
+
 def conv_flops(size_in, channels_in, channels_out, kernel, transpose):
   """2 x MACs of a stride-2 valid (transposed) convolution on a square input."""
   if transpose:
@@ -339,7 +360,8 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   device = describe_device()
   flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
            'tiny': tiny, 'gin_files': gin_files, 'gin_params': gin_params, **_xla_env()}
-  report = Report(out, dict(device=device, tf_version=tf.__version__, flags=flags, commit=_commit()))
+  report = Report(out, dict(device=device, host_cpu=cpu_topology(), tf_version=tf.__version__, flags=flags,
+                            commit=_commit()))
   skip = set(skip)
   tiny_files = ['gin/debug.gin'] if tiny else []
   jit_params = [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params

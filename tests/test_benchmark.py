@@ -216,3 +216,11 @@ def test_describe_device_names_the_first_gpu_else_the_cpu(monkeypatch):
   monkeypatch.setattr(benchmark.cli, 'gpu_names', lambda tf: [])
   name = benchmark.describe_device()
   assert name.startswith('CPU ') and name.endswith(f' x{os.cpu_count()} cores') and len(name) > len('CPU  x1 cores')
+
+
+def test_cpu_topology_tells_hyperthreads_from_cores():
+  block = 'processor\t: {}\nmodel name\t: Xeon\nphysical id\t: 0\ncore id\t\t: {}\n'
+  # Two vCPUs that are one core's two hyperthreads, then two separate cores; no core ids: cannot tell.
+  assert benchmark.cpu_topology('\n'.join(block.format(i, 0) for i in range(2))) == '1 core, 2 threads'
+  assert benchmark.cpu_topology('\n'.join(block.format(i, i) for i in range(2))) == '2 cores, 2 threads'
+  assert benchmark.cpu_topology('processor\t: 0\nmodel name\t: X\n') is None
