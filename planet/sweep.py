@@ -227,8 +227,11 @@ def plan_summary(selected, gpus_per_run):
                  f'disk {min(disk):.2f}-{max(disk):.2f} GB; all: {sum(disk):.0f} GB of disk')
     lines.append(f'GPU time: measured for cartpole only, about 1.7 h per run on one H100 (6 s an episode; other '
                  f'tasks plan 2-4x more steps an episode); the paper: 10-20 h per run on one V100, i.e. '
-                 f'{10 * len(train) * gpus_per_run:.0f}-{20 * len(train) * gpus_per_run:.0f} GPU-hours for these '
-                 f'{len(train)} runs at {gpus_per_run} GPU each; CPU: about a week per run on 2 cores')
+                 f'{10 * len(train)}-{20 * len(train)} GPU-hours for these {len(train)} runs one per GPU; '
+                 f'CPU: about a week per run on 2 cores')
+    if gpus_per_run < 1:
+      lines.append(f'at {gpus_per_run} GPU per run, {int(1 / gpus_per_run)} runs share a GPU: how much slower each '
+                   f'then runs, and so the GPU-hours saved, is not measured yet')
   if sim:
     lines.append('true-simulator episodes, measured on 2 cores: 4-30 min each for cartpole/reacher/cheetah/finger, '
                  '1.5-2.5 h for cup and walker (10x the physics steps; README, CEM with the true simulator); '

@@ -79,6 +79,13 @@ def test_status_of_made_up_run_directories(tmp_path):
                                                    cli.EXIT_BUSY, cli.EXIT_INTERRUPTED, -signal.SIGTERM))
 
 
+def test_dry_run_summary_does_not_assume_what_sharing_a_gpu_gives():
+  selected = sweep.runs('table1', ['cheetah'], seeds=[0, 1])
+  alone, shared = sweep.plan_summary(selected, 1), sweep.plan_summary(selected, 0.25)
+  assert '20-40 GPU-hours for these 2 runs one per GPU' in alone and 'share' not in alone
+  assert '20-40 GPU-hours' in shared and '4 runs share a GPU' in shared and 'not measured yet' in shared
+
+
 def test_dry_run_checks_every_configuration(tmp_path):
   good = sweep.runs('fig9', ['cheetah'], seeds=[0])
   broken = tmp_path / 'broken.gin'
