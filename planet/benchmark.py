@@ -323,6 +323,14 @@ def _xla_env():
   return {key: os.environ[key] for key in ('XLA_FLAGS', 'TF_XLA_FLAGS') if os.environ.get(key)}
 
 
+def _context(jit, tiny, gin_files, gin_params):
+  """What every record of a timing run carries: the machine, TensorFlow, the commit and the settings."""
+  flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'), 'tiny': tiny,
+           'gin_files': gin_files, 'gin_params': gin_params, **_xla_env()}
+  return dict(device=describe_device(), host_cpu=cpu_topology(), tf_version=tf.__version__, flags=flags,
+              commit=_commit())
+
+
 def _median_time(fn, repeats):
   times = []
   for _ in range(repeats):
@@ -357,11 +365,9 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   """
   gin_files, gin_params = list(gin_files), list(gin_params)
   tasks = list(tasks or tasks_lib.names())
-  device = describe_device()
-  flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
-           'tiny': tiny, 'gin_files': gin_files, 'gin_params': gin_params, **_xla_env()}
-  report = Report(out, dict(device=device, host_cpu=cpu_topology(), tf_version=tf.__version__, flags=flags,
-                            commit=_commit()))
+  context = _context(jit, tiny, gin_files, gin_params)
+  device, flags = context['device'], context['flags']
+  report = Report(out, context)
   skip = set(skip)
   tiny_files = ['gin/debug.gin'] if tiny else []
   jit_params = [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params
@@ -518,9 +524,7 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
   _parse(jit, tiny, gin_files, gin_params)
   q = cli.query
   batch_size, length = q('train.batch_size'), q('train.chunk_length')
-  report = Report(out, dict(device=describe_device(), tf_version=tf.__version__, binding=binding, commit=_commit(),
-                            flags={'jit_compile': jit, 'tiny': tiny, 'gin_files': gin_files,
-                                   'gin_params': gin_params, **_xla_env()}))
+  report = Report(out, dict(_context(jit, tiny, gin_files, gin_params), binding=binding))
   rng = np.random.RandomState(0)
   model = world_model.WorldModel(1)
   batch = _random_batch(rng, batch_size, length)
