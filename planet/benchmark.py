@@ -8,7 +8,6 @@ import glob
 import json
 import os
 import platform
-import subprocess
 import tempfile
 import time
 
@@ -282,22 +281,6 @@ def train_step_parts(model, sizes, jit, repeats, rng):
   return seconds
 
 
-def episode_times(rows):
-  """Median seconds of one training episode in a run's metrics lines (metrics.jsonl): `wall` between consecutive
-  lines, and its `update` and `collect` parts, over the episodes with updates; where the lines have them, also the
-  collection's `act` (choosing actions) and `env` (the environment's steps) parts. Left out: the first of them (it
-  compiles), and those with a test episode. The median ignores the odd slow one (a resume's compile, a checkpoint).
-  """
-  kept = [row | {'wall': row['wall_time'] - before['wall_time']} for before, row in zip(rows, rows[1:])
-          if before.get('grad_steps') and row.get('grad_steps') and 'test_return' not in row]
-  if not kept:
-    raise ValueError('no training episode after the first one with updates in these metrics lines')
-  names = {'wall': 'wall', 'update': 'update_time', 'collect': 'collect_time', 'act': 'act_time', 'env': 'env_time'}
-  times = {name: float(np.median([row[key] for row in kept])) for name, key in names.items()
-           if all(key in row for row in kept)}
-  return dict(times, episodes=len(kept))
-
-
 def _parse(jit, tiny, gin_files, gin_params):
   """The benchmarks' configuration: cartpole at paper sizes (gin/debug.gin's if `tiny`), XLA on or off, overlays."""
   cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + list(gin_files),
@@ -311,14 +294,6 @@ def _random_batch(rng, batch_size, length):
           'reward': rng.uniform(0, 1, (batch_size, length)).astype(np.float32)}
 
 
-def _commit():
-  try:
-    return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=False,
-                          cwd=cli.REPO_ROOT).stdout.strip()
-  except OSError:
-    return ''
-
-
 def _xla_env():
   return {key: os.environ[key] for key in ('XLA_FLAGS', 'TF_XLA_FLAGS') if os.environ.get(key)}
 
@@ -328,7 +303,7 @@ def _context(jit, tiny, gin_files, gin_params):
   flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'), 'tiny': tiny,
            'gin_files': gin_files, 'gin_params': gin_params, **_xla_env()}
   return dict(device=describe_device(), host_cpu=cpu_topology(), tf_version=tf.__version__, flags=flags,
-              commit=_commit())
+              commit=cli.commit())
 
 
 def _median_time(fn, repeats):

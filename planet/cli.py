@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import tokenize
 
@@ -165,6 +166,15 @@ def import_tensorflow(verbose=False):
     os.close(saved)
     os.close(devnull)
   return tf
+
+
+def commit():
+  """The repository's current commit (short hash), '' where git cannot tell: what a record was measured with."""
+  try:
+    return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=False,
+                          cwd=REPO_ROOT).stdout.strip()
+  except OSError:
+    return ''
 
 
 def gpu_names(tf):

@@ -43,6 +43,22 @@ def read_metrics(logdir):
   return rundir.last_per_episode(rundir.read_jsonl(os.path.join(logdir, 'metrics.jsonl')))
 
 
+def episode_times(rows):
+  """Median seconds of one training episode in a run's metrics lines (metrics.jsonl): `wall` between consecutive
+  lines, and its `update` and `collect` parts, over the episodes with updates; where the lines have them, also the
+  collection's `act` (choosing actions) and `env` (the environment's steps) parts. Left out: the first of them (it
+  compiles), and those with a test episode. The median ignores the odd slow one (a resume's compile, a checkpoint).
+  """
+  kept = [row | {'wall': row['wall_time'] - before['wall_time']} for before, row in zip(rows, rows[1:])
+          if before.get('grad_steps') and row.get('grad_steps') and 'test_return' not in row]
+  if not kept:
+    raise ValueError('no training episode after the first one with updates in these metrics lines')
+  names = {'wall': 'wall', 'update': 'update_time', 'collect': 'collect_time', 'act': 'act_time', 'env': 'env_time'}
+  times = {name: float(np.median([row[key] for row in kept])) for name, key in names.items()
+           if all(key in row for row in kept)}
+  return dict(times, episodes=len(kept))
+
+
 def write_gif(path, frames, fps=20):
   """frames: uint8 [T, H, W, 3]; written atomically."""
   images = [Image.fromarray(np.asarray(frame)) for frame in frames]

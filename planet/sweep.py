@@ -14,13 +14,19 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
+import numpy as np
+from tqdm import tqdm
+
 from planet import cli
+from planet import logger
 from planet import replay
 from planet import rundir
 from planet import tasks as tasks_lib
@@ -231,7 +237,8 @@ def plan_summary(selected, gpus_per_run):
                  f'CPU: about a week per run on 2 cores')
     if gpus_per_run < 1:
       lines.append(f'at {gpus_per_run} GPU per run, {int(1 / gpus_per_run)} runs share a GPU: how much slower each '
-                   f'then runs, and so the GPU-hours saved, is not measured yet')
+                   f'then runs, and so the GPU-hours saved, is not measured yet; --measure_sharing 1,2,4 times it '
+                   f'on your GPU')
   if sim:
     lines.append('true-simulator episodes, measured on 2 cores: 4-30 min each for cartpole/reacher/cheetah/finger, '
                  '1.5-2.5 h for cup and walker (10x the physics steps; README, CEM with the true simulator); '
@@ -297,13 +304,9 @@ def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
   """Runs one run as a subprocess to its end; returns (exit code, last stderr line)."""
   if run.kind == 'train':
     os.makedirs(run.path, exist_ok=True)
-  log = os.path.join(run.path if run.kind == 'train' else os.path.dirname(run.path), 'sweep.log')
-  os.makedirs(os.path.dirname(log), exist_ok=True)
+  log = _log_path(run)
   with open(log, 'a') as stderr:
-    stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(command(run, results, threads))}\n')
-    stderr.flush()
-    process = subprocess.Popen(command(run, results, threads), stdout=subprocess.DEVNULL, stderr=stderr,
-                               env=environment(cpus, gpu_ids), cwd=cli.REPO_ROOT, preexec_fn=_die_with_parent)
+    process = _start(run, stderr, environment(cpus, gpu_ids), results, threads)
     try:
       code = None
       while code is None:  # Short waits: a cancel's KeyboardInterrupt only lands between Python instructions.
@@ -318,9 +321,31 @@ def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
       except subprocess.TimeoutExpired:
         process.kill()
         code = process.wait()
+  return code, _last_line(log)
+
+
+def _log_path(run):
+  """Where a run's subprocess writes its stderr: <run directory>/sweep.log (true-simulator episodes: their task's
+  job folder)."""
+  log = os.path.join(run.path if run.kind == 'train' else os.path.dirname(run.path), 'sweep.log')
+  os.makedirs(os.path.dirname(log), exist_ok=True)
+  return log
+
+
+def _start(run, stderr, env, results='results', threads=None):
+  """Starts a run's subprocess, its stderr appended to the open file `stderr` after a line with the command."""
+  stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(command(run, results, threads))}\n')
+  stderr.flush()
+  return subprocess.Popen(command(run, results, threads), stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                          cwd=cli.REPO_ROOT, preexec_fn=_die_with_parent)
+
+
+def _last_line(log):
+  """A run log's last line, which says why the run ended; gin's 'In call to configurable ...' lines after an
+  exception's own line are skipped."""
   with open(log) as f:
-    lines = [line.strip() for line in f if line.strip()]
-  return code, (lines[-1] if lines else '')
+    lines = [line.strip() for line in f if line.strip() and not line.strip().startswith('In call to configurable')]
+  return lines[-1] if lines else ''
 
 
 def retriable(code):
@@ -418,3 +443,198 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
   return outcomes
+
+
+# --- Runs per GPU (`scripts/sweep.py ... --measure_sharing 1,2,4`): one configuration run 1, 2, 4, ... at a time on
+# one device, each level timed by its runs' episodes, so that --gpus is chosen from a measurement on the user's own
+# GPU. Runs that share a GPU fill the gaps one run leaves (small kernels, waits on its environment); how much slower
+# each then runs decides whether sharing saves GPU-hours.
+SHARING_EPISODES = 10  # A level ends once each of its runs has this many timed episodes (or at the time limit).
+SHARING_STOP_SECONDS = 60  # After the measurement, how long a run may take to stop cleanly before it is killed.
+
+
+def sharing_summary(levels, episodes=1000):
+  """{runs at once: [logger.episode_times of each run, None where it timed no episode]} -> one row per level,
+  fewest runs first: the median episode of its runs, the episodes per hour of all of them together, that against
+  one run alone (`vs_one_run`: 1.6 means sharing did 1.6 times the work of one run per GPU), and the hours of an
+  `episodes`-episode run at that level and its GPU-hours (hours / runs, the runs sharing one GPU)."""
+  rows, alone = [], None
+  for count in sorted(levels):
+    timed = [times for times in levels[count] if times]
+    if len(timed) < len(levels[count]) or not timed:
+      missing = len(levels[count]) - len(timed)
+      rows.append(dict(runs=count, error=f'{missing} of {len(levels[count])} runs timed no episode within the time '
+                                         'limit: raise --seconds'))
+      continue
+    walls = [times['wall'] for times in timed]
+    row = dict(runs=count, episode_s=round(float(np.median(walls)), 3),
+               episodes_per_hour=round(sum(3600 / wall for wall in walls), 1),
+               timed_episodes=sum(times['episodes'] for times in timed))
+    for part in ('update', 'collect', 'act', 'env'):
+      if all(part in times for times in timed):
+        row[f'{part}_s'] = round(float(np.median([times[part] for times in timed])), 3)
+    hours = row['episode_s'] * episodes / 3600
+    row.update(hours_per_run=round(hours, 2), device_hours_per_run=round(hours / count, 2))
+    if count == 1:
+      alone = row['episodes_per_hour']
+    if alone:
+      row['vs_one_run'] = round(row['episodes_per_hour'] / alone, 3)
+    rows.append(row)
+  return rows
+
+
+def sharing_table(record):
+  """The --measure_sharing result as text: one line per level, then what it means for --gpus."""
+  hours = 'CPU-hours per run' if record['device'].startswith('CPU') else 'GPU-hours per run'
+  lines = [f"{record['configuration']} on {record['device']}, {record['cpus_per_run']} CPU thread(s) per run:",
+           f"{'runs':>4}  {'episode':>9}  {'episodes/hour':>13}  {'vs one run':>10}  {hours:>17}  GPU memory per run"]
+  for row in record['levels']:
+    if 'error' in row:
+      lines.append(f"{row['runs']:>4}  {row['error']}")
+      continue
+    ratio = f"{row['vs_one_run']:.2f}x" if 'vs_one_run' in row else '-'
+    memory = '-'
+    if 'gpu_peak_mib_per_run' in row:
+      memory = f"{row['gpu_peak_mib_per_run'] / 1024:.1f} GiB (TensorFlow's peak)"
+    lines.append(f"{row['runs']:>4}  {row['episode_s']:>8.2f}s  {row['episodes_per_hour']:>13.0f}  {ratio:>10}  "
+                 f"{row['device_hours_per_run']:>17.2f}  {memory}")
+  best = max((row for row in record['levels'] if 'vs_one_run' in row), key=lambda row: row['vs_one_run'],
+             default=None)
+  if best:
+    where = f'on this machine: {best["runs"]} run(s) at once'
+    if not record['device'].startswith('CPU'):
+      where = f'per GPU: {best["runs"]} run(s) at once (--gpus {1 / best["runs"]:g})'
+    lines.append(f"most work {where}, {best['vs_one_run']:.2f}x the episodes per hour of one run; each run then "
+                 f"takes {best['hours_per_run']:.1f} h for {record['episodes']} episodes")
+  return '\n'.join(lines)
+
+
+def _device_name(log):
+  """The GPU a run's log names (scripts/train.py writes 'GPU: <names>; XLA ...'), else this machine's CPU."""
+  try:
+    with open(log) as f:
+      found = [line.split('GPU: ', 1)[1].split(';')[0].strip() for line in f if 'GPU: ' in line]
+    if found:
+      return found[0]
+  except OSError:
+    pass
+  try:
+    with open('/proc/cpuinfo') as f:
+      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), 'CPU')
+  except OSError:
+    name = 'CPU'
+  return f'CPU {name} x{os.cpu_count()} cores'
+
+
+def _timed(path):
+  """logger.episode_times of a run directory's metrics so far, or None before its first timed episode."""
+  try:
+    return logger.episode_times(rundir.read_jsonl(os.path.join(path, 'metrics.jsonl')))
+  except ValueError:
+    return None
+
+
+def _stop(processes):
+  """Stops running processes cleanly (SIGTERM: a run ends its episode and exits 130), killing any that take longer
+  than SHARING_STOP_SECONDS."""
+  for process in processes:
+    if process.poll() is None:
+      process.terminate()
+  deadline = time.time() + SHARING_STOP_SECONDS
+  for process in processes:
+    try:
+      process.wait(timeout=max(0.1, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
+def _sharing_level(run, count, seconds, env, workdir, progress):
+  """Runs `count` copies of `run` (seeds 0..count-1) at once until each has SHARING_EPISODES timed episodes or
+  `seconds` have passed; returns their episode_times (None where a run timed none) and their GPU memory peaks."""
+  runs = [dataclasses.replace(run, seed=seed, path=os.path.join(workdir, f'{count}_at_once', f'seed{seed}'))
+          for seed in range(count)]
+  processes, logs = [], []
+  bar = tqdm(total=count * SHARING_EPISODES, desc=f'{count} run(s) at once', unit='episode', disable=not progress)
+  try:
+    for each in runs:
+      os.makedirs(each.path, exist_ok=True)
+      logs.append(_log_path(each))
+      with open(logs[-1], 'a') as stderr:
+        processes.append(_start(each, stderr, env))
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+      for each, process, log in zip(runs, processes, logs):
+        code = process.poll()
+        if code is not None and code != cli.EXIT_OK:
+          raise RuntimeError(f'{each.name} exited with code {code}: {_last_line(log)} (its directory: {each.path})')
+      timed = [_timed(each.path) for each in runs]
+      bar.n = sum(min(times['episodes'], SHARING_EPISODES) if times else 0 for times in timed)
+      bar.refresh()
+      if all(times and times['episodes'] >= SHARING_EPISODES for times in timed):
+        break
+      if all(process.poll() is not None for process in processes):
+        break
+      time.sleep(2.0)
+  finally:
+    bar.close()
+    _stop(processes)
+  peaks = [max((row.get('gpu_peak_mib') or 0 for row in rundir.read_jsonl(os.path.join(each.path, 'metrics.jsonl'))),
+               default=0) for each in runs]
+  return [_timed(each.path) for each in runs], peaks, logs
+
+
+def sharing_selection(selected, counts):
+  """(the run whose configuration --measure_sharing times: the first selected training run, [run counts]) from the
+  selected runs and the counts' text ('1,2,4'); ValueError for bad input."""
+  train = [run for run in selected if run.kind == 'train']
+  if not train:
+    raise ValueError('--measure_sharing times training runs, and this selection has none: use e.g. table1')
+  try:
+    levels = [int(count) for count in counts.split(',')]
+  except ValueError:
+    raise ValueError(f'--measure_sharing {counts}: give run counts separated by commas, e.g. 1,2,4') from None
+  others = len({run.gin_files for run in train}) - 1
+  logging.info('timing %s at %s run(s) at once%s', train[0].name, counts,
+               f' ({others} other configuration(s) selected: --tasks and --variants pick one)' if others else '')
+  return train[0], levels
+
+
+def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, episodes=1000):
+  """Runs the configuration of training run `run` 1, 2, ... at a time (`levels`, ascending, starting with 1: one run
+  alone is the baseline, and it also fills a persistent XLA cache that the later levels load their compiled
+  functions from), in run directories under a temporary folder that is removed afterwards. `cpus`: the threads of
+  each run (the sweep's --cpus); `gpu`: the GPU they share (all of this machine's by default, i.e. TensorFlow's
+  first). Returns the record (`sharing_summary`'s rows under 'levels'). A run that fails raises RuntimeError naming
+  it; its directory is kept."""
+  if not levels or levels[0] != 1 or list(levels) != sorted(set(levels)) or min(levels) < 1:
+    raise ValueError(f'--measure_sharing {",".join(map(str, levels))}: give run counts in ascending order starting '
+                     'with 1 (one run alone is the baseline and fills the compile cache), e.g. 1,2,4')
+  if seconds <= 0:
+    raise ValueError(f'--seconds {seconds:g}: a time limit per level must be positive')
+  workdir = tempfile.mkdtemp(prefix='planet-sharing-')
+  env = environment(cpus, [gpu] if gpu is not None else [])
+  if gpu is not None:
+    env['CUDA_VISIBLE_DEVICES'] = str(gpu)
+  if 'persistent_cache_directory' not in env.get('TF_XLA_FLAGS', ''):
+    cache = f"--tf_xla_persistent_cache_directory={os.path.join(workdir, 'xla_cache')}"
+    env['TF_XLA_FLAGS'] = f"{env.get('TF_XLA_FLAGS', '')} {cache}".strip()
+  measured, peaks, device = {}, {}, None
+  failed = False
+  try:
+    for count in levels:
+      measured[count], peaks[count], logs = _sharing_level(run, count, seconds, env, workdir, progress)
+      device = device or _device_name(logs[0])
+  except RuntimeError:
+    failed = True
+    raise
+  finally:
+    if not failed:
+      shutil.rmtree(workdir, ignore_errors=True)
+  rows = sharing_summary(measured, episodes)
+  for row in rows:
+    if any(peaks[row['runs']]):
+      row['gpu_peak_mib_per_run'] = max(peaks[row['runs']])
+  return dict(name='runs_per_gpu', configuration=run.name, gin_files=list(run.gin_files), device=device,
+              cpus_per_run=max(1, int(cpus)), max_seconds_per_level=seconds, episodes=episodes, levels=rows,
+              commit=cli.commit(), time=time.strftime('%Y-%m-%d %H:%M:%S'))

@@ -6,6 +6,8 @@
   python scripts/sweep.py all --status                     # not started / running / partial / done / failed
   python scripts/sweep.py truesim --tasks cartpole,cheetah --episodes 2 --cpus 1
   python scripts/sweep.py all --address auto --gpus 1      # on a cluster head after `ray start`
+  python scripts/sweep.py table1 --tasks cartpole --gin_file=gin/gpu.gin --cpus 4 --measure_sharing 1,2,4
+                                                           # runs per GPU: time 1, 2, 4 runs at once on one GPU
 
 Matrices: table1, fig4, fig5, fig6, fig8, fig9, truesim, fig12, all. Rerunning the same command starts only
 unfinished runs (they resume from their checkpoints); finished runs' small files are copied into results/, so
@@ -13,10 +15,12 @@ unfinished runs (they resume from their checkpoints); finished runs' small files
 cleanly (their progress saved; exit 130). Needs the [cluster] extra (Ray).
 """
 import argparse
+import json
 import logging
 import sys
 
 from planet import cli
+from planet import rundir
 from planet import sweep
 
 
@@ -38,6 +42,15 @@ def main(argv=None):
   parser.add_argument('--address', default=None, help="Ray cluster address ('auto' on a head node)")
   parser.add_argument('--dry_run', action='store_true', help='print the runs and check their configurations')
   parser.add_argument('--status', action='store_true', help="print each run's state and stop")
+  parser.add_argument('--measure_sharing', default=None, metavar='COUNTS',
+                      help="instead of the sweep: time the first selected run's configuration at 1, 2, 4 ... "
+                           "runs at once on one GPU (e.g. 1,2,4), to choose --gpus; nothing under --logs is touched")
+  parser.add_argument('--seconds', type=float, default=900,
+                      help=f'--measure_sharing: time limit per count (it ends sooner once each run has '
+                           f'{sweep.SHARING_EPISODES} timed episodes)')
+  parser.add_argument('--gpu', type=int, default=None,
+                      help="--measure_sharing: the GPU the runs share (default: TensorFlow's first)")
+  parser.add_argument('--out', default=None, help='--measure_sharing: append its JSON record to this file')
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   try:
@@ -52,6 +65,23 @@ def main(argv=None):
     cli.fail(e)
   if args.status:
     print(sweep.status_table(selected, args.results))
+    return
+  if args.measure_sharing:
+    cli.stop_on_signals()
+    try:
+      record = sweep.measure_sharing(*sweep.sharing_selection(selected, args.measure_sharing), args.seconds,
+                                     args.cpus, args.gpu)
+    except ValueError as e:
+      cli.fail(e)
+    except RuntimeError as e:
+      cli.fail(e, cli.EXIT_CRASH)
+    except KeyboardInterrupt:
+      print('stopped: the runs were stopped and their temporary directories removed', file=sys.stderr)
+      sys.exit(cli.EXIT_INTERRUPTED)
+    print(sweep.sharing_table(record))
+    print(json.dumps(record))
+    if args.out:
+      rundir.append_jsonl(args.out, record)
     return
   if args.dry_run:
     for run in selected:

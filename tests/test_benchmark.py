@@ -9,6 +9,7 @@ import pytest
 
 from planet import agent as agent_lib
 from planet import envs
+from planet import logger
 from planet import replay as replay_lib
 from planet import training
 
@@ -105,13 +106,13 @@ def test_episode_times_from_metrics_lines():
           dict(episodes=5, grad_steps=400, wall_time=90.0, update_time=3.0, collect_time=1.5),
           dict(episodes=6, grad_steps=500, wall_time=97.0, update_time=5.0, collect_time=1.0)]
   # Episodes 3, 5, 6 (2 compiles, 4 has a test): walls 6, 5, 7.
-  assert benchmark.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, episodes=3)
+  assert logger.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, episodes=3)
   # With the collection's parts in every kept line, their medians too.
   for row, act, env in zip(rows[2:], (1.2, 9.0, 0.5, 0.7), (0.6, 9.0, 0.9, 0.2)):
     row.update(act_time=act, env_time=env)
-  assert benchmark.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, act=0.7, env=0.6, episodes=3)
+  assert logger.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, act=0.7, env=0.6, episodes=3)
   with pytest.raises(ValueError, match='no training episode'):
-    benchmark.episode_times(rows[:2])
+    logger.episode_times(rows[:2])
 
 
 def test_gpu_memory_peak_is_a_record_on_a_gpu_only(monkeypatch, tmp_path):
