@@ -8,6 +8,8 @@ import glob
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -38,6 +40,22 @@ TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 't
                  'train_step_device_batch', 'train_convs', 'train_rssm', 'train_optimizer', 'plan_call',
                  'pytorch_port_plan_call', 'plan_matmuls_alone', 'plan_first_call', 'training_episode_cartpole',
                  'paper_episode_cartpole', 'gpu_memory_peak')
+# Named XLA settings that `scripts/benchmark.py --xla_settings` times, one process each (XLA reads XLA_FLAGS once per
+# process), against 'base' (the flags the environment already has). Candidates for the GPU (README, Expected wall
+# time); any raw '--xla_...' flags can be given too.
+XLA_SETTINGS = {
+    'base': '',
+    # Each while loop's kernels replayed as one CUDA graph, with no host wait after each step of the gradient's loop
+    # (session 10, H100: train step 31.8 ms in one process against 35.1-40.9 ms without).
+    'cmdbuf': '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL',
+    # cuBLASLt gemms, whose epilogue can add a bias and an activation (two of the planner's kernels per step do).
+    'cublaslt': '--xla_gpu_enable_cublaslt=true',
+    # Triton for every gemm, element-wise epilogues fused into it.
+    'triton_gemm_any': '--xla_gpu_triton_gemm_any=true',
+}
+# The figures that --xla_settings sets side by side.
+SETTING_FIGURES = ('train_step', 'train_step_first_call', 'train_step_device_batch', 'plan_call', 'plan_first_call',
+                   'ab_train_step', 'ab_plan_call', 'gpu_memory_peak')
 # XLA flags that only say where files are (the kit's CUDA folder, an HLO dump), not what is compiled or how.
 NEUTRAL_XLA_FLAGS = ('--xla_gpu_cuda_data_dir', '--xla_dump_to')
 
@@ -538,6 +556,79 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
     print(f"{row['name']:<14} with {binding!r}: {row['value']:.5g} s, without: {row['baseline']:.5g} s "
           f"(ratio {row['ratio']:.3f}); first calls {row['first_call']:.1f} s and {row['baseline_first_call']:.1f} s")
   return report.rows
+
+
+def xla_setting_flags(setting):
+  """The XLA flags of a setting: a name of XLA_SETTINGS or raw flags ('--xla_...'); ValueError otherwise."""
+  if setting in XLA_SETTINGS:
+    return XLA_SETTINGS[setting]
+  if setting.startswith('--xla_'):
+    return setting
+  raise ValueError(f"unknown XLA setting {setting!r}: use {', '.join(XLA_SETTINGS)} or raw flags such as "
+                   "'--xla_gpu_autotune_level=0'")
+
+
+def split_settings(text):
+  """'cmdbuf,--xla_a=+WHILE,+CONDITIONAL' -> ['cmdbuf', '--xla_a=+WHILE,+CONDITIONAL']: after raw flags, a
+  comma-separated piece that is neither a setting's name nor starts with '--' belongs to them."""
+  settings = []
+  for piece in text.split(','):
+    if settings and settings[-1].startswith('--') and piece not in XLA_SETTINGS and not piece.startswith('--'):
+      settings[-1] += f',{piece}'
+    else:
+      settings.append(piece)
+  return settings
+
+
+def without_options(argv, names):
+  """`argv` without the options `names` and their values ('--out F' and '--out=F' alike)."""
+  kept, skip = [], False
+  for arg in argv:
+    if skip:
+      skip = False
+    elif arg in names:
+      skip = True
+    elif not any(arg.startswith(f'{name}=') for name in names):
+      kept.append(arg)
+  return kept
+
+
+def compare_xla_settings(settings, argv, out=None):
+  """Runs scripts/benchmark.py with the options `argv` once per XLA setting ('base' first, then `settings` in order),
+  each in its own process with the setting's flags appended to XLA_FLAGS, back to back on this machine. Every record
+  gets 'xla_setting' (its name) and goes to `out`; prints the main figures side by side with their ratio to base.
+  Returns (records, the settings whose process failed)."""
+  order = ['base'] + [setting for setting in settings if setting != 'base']
+  flags = {setting: xla_setting_flags(setting) for setting in order}
+  records, failed = [], []
+  with tempfile.TemporaryDirectory() as tmp:
+    for index, setting in enumerate(order):
+      env, path = dict(os.environ), os.path.join(tmp, f'{index}.jsonl')
+      joined = f"{env.get('XLA_FLAGS', '')} {flags[setting]}".strip()
+      if joined:  # XLA refuses an empty XLA_FLAGS.
+        env['XLA_FLAGS'] = joined
+      print(f'[{index + 1}/{len(order)}] {setting}: XLA_FLAGS={joined!r}', flush=True)
+      code = subprocess.run([sys.executable, os.path.join(cli.REPO_ROOT, 'scripts', 'benchmark.py'), *argv,
+                             '--out', path], env=env, stdout=subprocess.DEVNULL, check=False).returncode
+      if code:
+        print(f'{setting}: the benchmark exited with code {code}', flush=True)
+        failed.append(setting)
+      for record in rundir.read_jsonl(path):
+        record = dict(record, xla_setting=setting)
+        records.append(record)
+        if out:
+          rundir.append_jsonl(out, record)
+  values = {(r['xla_setting'], r['name']): r['value'] for r in records}
+  widths = [max(len(setting), 20) + 2 for setting in order]
+  print(f"\n{'figure':<24}" + ''.join(f'{setting:>{width}}' for setting, width in zip(order, widths)))
+  for name in SETTING_FIGURES:
+    base = values.get(('base', name))
+    if base is None:
+      continue
+    cells = [f'{base:.5g}'] + [f"{values[setting, name]:.5g} ({values[setting, name] / base:.2f}x)"
+                               if (setting, name) in values else '-' for setting in order[1:]]
+    print(f'{name:<24}' + ''.join(f'{cell:>{width}}' for cell, width in zip(cells, widths)))
+  return records, failed
 
 
 def compare_precision(episodes_dir, gin_files, gin_params=(), steps=100, out=None):

@@ -5,6 +5,7 @@
       [--episode_gin gin/quick.gin] [--tiny] [--skip env,episode] [--profile]
   python scripts/benchmark.py --committed      # only the committed records, one column per machine
   python scripts/benchmark.py --jit --compare_binding 'time_loop.unroll = True'   # A/B in one process
+  python scripts/benchmark.py --jit --skip env,episode,matmul,parts --xla_settings cmdbuf,cublaslt   # one process each
 
 Prints one JSON line per figure (name, value, unit, device, TF version, flags), a table, and then this run beside
 the records committed in results/benchmarks/ (newest per machine), so every figure names its machine.
@@ -12,6 +13,7 @@ FLOP counts are computed from the layer sizes (planet/benchmark.py): a multiply-
 """
 import argparse
 import logging
+import sys
 
 from planet import benchmark
 from planet import cli
@@ -37,7 +39,21 @@ def main(argv=None):
   parser.add_argument('--compare_binding', default=None, metavar='BINDING',
                       help="only an A/B in one process of the train step and plan call without and with a gin "
                            "binding read when tracing, e.g. 'time_loop.unroll = True' (--skip train or plan)")
+  parser.add_argument('--xla_settings', default=None, metavar='SETTINGS',
+                      help=f"time each XLA setting in its own process, back to back, beside 'base': names "
+                           f"({', '.join(benchmark.XLA_SETTINGS)}) or raw flags, comma-separated; the other options "
+                           "apply to each, e.g. --jit --skip env,episode,matmul,parts --xla_settings cmdbuf,cublaslt")
   args = parser.parse_args(argv)
+  if args.xla_settings:
+    try:
+      _, failed = benchmark.compare_xla_settings(
+          benchmark.split_settings(args.xla_settings), benchmark.without_options(sys.argv[1:] if argv is None else argv,
+                                                                  ('--xla_settings', '--out')), args.out)
+    except ValueError as e:
+      cli.fail(e)
+    if failed:
+      cli.fail(f"the benchmark failed under {', '.join(failed)} (its output is above)", cli.EXIT_CRASH)
+    return
   if args.committed:
     machines = benchmark.committed()
     if not machines:

@@ -98,6 +98,43 @@ def test_compare_binding_times_both_variants_in_one_process(tmp_path):
     assert row['rounds'] == 2 and row['first_call'] > 0 and row['baseline_first_call'] > 0
 
 
+def test_xla_settings_split_and_the_options_passed_on():
+  assert benchmark.split_settings('cmdbuf,--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL,cublaslt') == [
+      'cmdbuf', '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL', 'cublaslt']
+  assert benchmark.split_settings('cmdbuf,fastest') == ['cmdbuf', 'fastest']  # Refused by name later, not merged.
+  assert benchmark.xla_setting_flags('cmdbuf') == '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL'
+  assert benchmark.xla_setting_flags('--xla_foo=1') == '--xla_foo=1'
+  argv = ['--jit', '--xla_settings', 'cmdbuf', '--out', 'a.jsonl', '--skip', 'env', '--xla_settings=lt', '--out=b']
+  assert benchmark.without_options(argv, ('--xla_settings', '--out')) == ['--jit', '--skip', 'env']
+
+
+def test_xla_settings_refuses_an_unknown_name_with_one_line():
+  result = subprocess.run([sys.executable, 'scripts/benchmark.py', '--xla_settings', 'cmdbuf,fastest'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+  errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
+  assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+  assert len(errors) == 1 and errors[0].startswith("error: unknown XLA setting 'fastest': use base, cmdbuf"), errors
+  assert '[1/' not in result.stdout  # Refused before any benchmark process started.
+
+
+@pytest.mark.slow
+def test_xla_settings_time_each_setting_in_its_own_process(tmp_path):
+  out = tmp_path / 'settings.jsonl'
+  raw = '--xla_cpu_enable_fast_math=false'
+  result = subprocess.run([sys.executable, 'scripts/benchmark.py', '--jit', '--tiny', '--repeats', '1', '--skip',
+                           'matmul,train,parts,env,episode', f'--xla_settings={raw}', '--out', str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = [json.loads(line) for line in open(out)]
+  assert [(row['xla_setting'], row['name']) for row in rows if row['name'] == 'plan_call'] == [
+      ('base', 'plan_call'), (raw, 'plan_call')]
+  # The setting reached its process (each record carries its XLA_FLAGS), and only that one.
+  assert [raw in row['flags'].get('XLA_FLAGS', '') for row in rows] == [row['xla_setting'] == raw for row in rows]
+  base, other = (row['value'] for row in rows if row['name'] == 'plan_call')
+  line, = [line for line in result.stdout.splitlines() if line.startswith('plan_call ')]
+  assert f'({other / base:.2f}x)' in line
+
+
 def test_episode_times_from_metrics_lines():
   rows = [dict(episodes=1, grad_steps=0, wall_time=1.0),  # seed episode: no updates
           dict(episodes=2, grad_steps=100, wall_time=71.0, update_time=60.0, collect_time=9.0),  # compiles
