@@ -619,11 +619,17 @@ def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, episo
   if 'persistent_cache_directory' not in env.get('TF_XLA_FLAGS', ''):
     cache = f"--tf_xla_persistent_cache_directory={os.path.join(workdir, 'xla_cache')}"
     env['TF_XLA_FLAGS'] = f"{env.get('TF_XLA_FLAGS', '')} {cache}".strip()
+  # The runs after the single one only read the cache: none then reads an entry that another is writing (which fails
+  # the reader's compile; README, Running on a GPU), and what the single run did not compile each compiles alone.
+  shared_env = dict(env)
+  if 'persistent_cache_read_only' not in env['TF_XLA_FLAGS']:
+    shared_env['TF_XLA_FLAGS'] += ' --tf_xla_persistent_cache_read_only=true'
   measured, peaks, device = {}, {}, None
   failed = False
   try:
     for count in levels:
-      measured[count], peaks[count], logs = _sharing_level(run, count, seconds, env, workdir, progress)
+      measured[count], peaks[count], logs = _sharing_level(run, count, seconds, env if count == 1 else shared_env,
+                                                           workdir, progress)
       device = device or _device_name(logs[0])
   except RuntimeError:
     failed = True

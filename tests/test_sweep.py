@@ -142,6 +142,10 @@ def test_measure_sharing_times_one_then_two_runs_at_once_and_leaves_nothing_behi
   run = sweep.Run('train', 'fake', 'planet', 0, str(tmp_path / 'unused'), files)
   work = tmp_path / 'work'
   monkeypatch.setattr(sweep.tempfile, 'mkdtemp', lambda prefix: str(work.mkdir() or work))
+  monkeypatch.delenv('TF_XLA_FLAGS', raising=False)
+  started, popen = [], subprocess.Popen
+  monkeypatch.setattr(sweep.subprocess, 'Popen', lambda *args, **kwargs: started.extend(
+      [kwargs['env']['TF_XLA_FLAGS']] if 'env' in kwargs else []) or popen(*args, **kwargs))
   monkeypatch.setattr(sweep, 'SHARING_EPISODES', 3)
   tic = time.time()
   record = sweep.measure_sharing(run, [1, 2], 240, cpus=1, progress=False)
@@ -153,6 +157,10 @@ def test_measure_sharing_times_one_then_two_runs_at_once_and_leaves_nothing_behi
   assert record['device'].startswith('CPU') and record['configuration'] == 'fake/planet/seed0'
   assert not work.exists() and not (tmp_path / 'unused').exists()  # Its run directories were temporary.
   assert not _pid_of(str(work))  # Every run it started has ended.
+  # One persistent XLA cache: the single run may write it, the two after it only read it.
+  cache = f"--tf_xla_persistent_cache_directory={work / 'xla_cache'}"
+  assert started == [cache, f'{cache} --tf_xla_persistent_cache_read_only=true', f'{cache} '
+                     '--tf_xla_persistent_cache_read_only=true']
 
 
 def _pid_of(argument):
