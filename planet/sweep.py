@@ -449,7 +449,7 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
 # one device, each level timed by its runs' episodes, so that --gpus is chosen from a measurement on the user's own
 # GPU. Runs that share a GPU fill the gaps one run leaves (small kernels, waits on its environment); how much slower
 # each then runs decides whether sharing saves GPU-hours.
-SHARING_EPISODES = 10  # A level ends once each of its runs has this many timed episodes (or at the time limit).
+SHARING_EPISODES = 10  # By default a level ends once each of its runs has this many timed episodes (or at its limit).
 SHARING_STOP_SECONDS = 60  # After the measurement, how long a run may take to stop cleanly before it is killed.
 
 
@@ -549,13 +549,13 @@ def _stop(processes):
       process.wait()
 
 
-def _sharing_level(run, count, seconds, env, workdir, progress):
-  """Runs `count` copies of `run` (seeds 0..count-1) at once until each has SHARING_EPISODES timed episodes or
+def _sharing_level(run, count, seconds, env, workdir, progress, episodes):
+  """Runs `count` copies of `run` (seeds 0..count-1) at once until each has `episodes` timed episodes or
   `seconds` have passed; returns their episode_times (None where a run timed none) and their GPU memory peaks."""
   runs = [dataclasses.replace(run, seed=seed, path=os.path.join(workdir, f'{count}_at_once', f'seed{seed}'))
           for seed in range(count)]
   processes, logs = [], []
-  bar = tqdm(total=count * SHARING_EPISODES, desc=f'{count} run(s) at once', unit='episode', disable=not progress)
+  bar = tqdm(total=count * episodes, desc=f'{count} run(s) at once', unit='episode', disable=not progress)
   try:
     for each in runs:
       os.makedirs(each.path, exist_ok=True)
@@ -569,9 +569,9 @@ def _sharing_level(run, count, seconds, env, workdir, progress):
         if code is not None and code != cli.EXIT_OK:
           raise RuntimeError(f'{each.name} exited with code {code}: {_last_line(log)} (its directory: {each.path})')
       timed = [_timed(each.path) for each in runs]
-      bar.n = sum(min(times['episodes'], SHARING_EPISODES) if times else 0 for times in timed)
+      bar.n = sum(min(times['episodes'], episodes) if times else 0 for times in timed)
       bar.refresh()
-      if all(times and times['episodes'] >= SHARING_EPISODES for times in timed):
+      if all(times and times['episodes'] >= episodes for times in timed):
         break
       if all(process.poll() is not None for process in processes):
         break
@@ -600,18 +600,21 @@ def sharing_selection(selected, counts):
   return train[0], levels
 
 
-def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, episodes=1000):
+def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, timed_episodes=SHARING_EPISODES,
+                    episodes=1000):
   """Runs the configuration of training run `run` 1, 2, ... at a time (`levels`, ascending, starting with 1: one run
   alone is the baseline, and it also fills a persistent XLA cache that the later levels load their compiled
   functions from), in run directories under a temporary folder that is removed afterwards. `cpus`: the threads of
   each run (the sweep's --cpus); `gpu`: the GPU they share (all of this machine's by default, i.e. TensorFlow's
-  first). Returns the record (`sharing_summary`'s rows under 'levels'). A run that fails raises RuntimeError naming
-  it; its directory is kept."""
+  first). A level ends once each of its runs has `timed_episodes` timed episodes, or after `seconds`. Returns the
+  record (`sharing_summary`'s rows under 'levels', for runs of `episodes` episodes). A run that fails raises
+  RuntimeError naming it; its directory is kept."""
   if not levels or levels[0] != 1 or list(levels) != sorted(set(levels)) or min(levels) < 1:
     raise ValueError(f'--measure_sharing {",".join(map(str, levels))}: give run counts in ascending order starting '
                      'with 1 (one run alone is the baseline and fills the compile cache), e.g. 1,2,4')
-  if seconds <= 0:
-    raise ValueError(f'--seconds {seconds:g}: a time limit per level must be positive')
+  if seconds <= 0 or timed_episodes < 1:
+    raise ValueError(f'--seconds {seconds:g}, --timed_episodes {timed_episodes}: a level needs a positive time '
+                     'limit and at least one timed episode per run')
   workdir = tempfile.mkdtemp(prefix='planet-sharing-')
   env = environment(cpus, [gpu] if gpu is not None else [])
   if gpu is not None:
@@ -629,7 +632,7 @@ def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, episo
   try:
     for count in levels:
       measured[count], peaks[count], logs = _sharing_level(run, count, seconds, env if count == 1 else shared_env,
-                                                           workdir, progress)
+                                                           workdir, progress, timed_episodes)
       device = device or _device_name(logs[0])
   except RuntimeError:
     failed = True
@@ -642,5 +645,6 @@ def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, episo
     if any(peaks[row['runs']]):
       row['gpu_peak_mib_per_run'] = max(peaks[row['runs']])
   return dict(name='runs_per_gpu', configuration=run.name, gin_files=list(run.gin_files), device=device,
-              cpus_per_run=max(1, int(cpus)), max_seconds_per_level=seconds, episodes=episodes, levels=rows,
+              cpus_per_run=max(1, int(cpus)), max_seconds_per_level=seconds, timed_episodes=timed_episodes,
+              episodes=episodes, levels=rows,
               commit=cli.commit(), time=time.strftime('%Y-%m-%d %H:%M:%S'))

@@ -46,8 +46,10 @@ def main(argv=None):
                       help="instead of the sweep: time the first selected run's configuration at 1, 2, 4 ... "
                            "runs at once on one GPU (e.g. 1,2,4), to choose --gpus; nothing under --logs is touched")
   parser.add_argument('--seconds', type=float, default=900,
-                      help=f'--measure_sharing: time limit per count (it ends sooner once each run has '
-                           f'{sweep.SHARING_EPISODES} timed episodes)')
+                      help='--measure_sharing: time limit per count (it ends sooner once each run has its timed '
+                           'episodes)')
+  parser.add_argument('--timed_episodes', type=int, default=sweep.SHARING_EPISODES,
+                      help='--measure_sharing: timed episodes per run after which a count ends')
   parser.add_argument('--gpu', type=int, default=None,
                       help="--measure_sharing: the GPU the runs share (default: TensorFlow's first)")
   parser.add_argument('--out', default=None, help='--measure_sharing: append its JSON record to this file')
@@ -70,7 +72,7 @@ def main(argv=None):
     cli.stop_on_signals()
     try:
       record = sweep.measure_sharing(*sweep.sharing_selection(selected, args.measure_sharing), args.seconds,
-                                     args.cpus, args.gpu)
+                                     args.cpus, args.gpu, timed_episodes=args.timed_episodes)
     except ValueError as e:
       cli.fail(e)
     except RuntimeError as e:

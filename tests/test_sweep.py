@@ -118,7 +118,8 @@ def test_sharing_summary_against_a_hand_computation():
 @pytest.mark.parametrize('args, message', [
     (['table1', '--measure_sharing', '2,4'], 'ascending order starting with 1'),
     (['table1', '--measure_sharing', '1,x'], 'separated by commas'),
-    (['table1', '--measure_sharing', '1,2', '--seconds', '0'], 'must be positive'),
+    (['table1', '--measure_sharing', '1,2', '--seconds', '0'], 'positive time limit'),
+    (['table1', '--measure_sharing', '1,2', '--timed_episodes', '0'], 'at least one timed episode'),
     (['truesim', '--measure_sharing', '1,2'], 'has none')])
 def test_measure_sharing_refuses_bad_input_with_one_line(args, message, capsys, tmp_path):
   sys.path.insert(0, os.path.join(ROOT, 'scripts'))
@@ -146,9 +147,8 @@ def test_measure_sharing_times_one_then_two_runs_at_once_and_leaves_nothing_behi
   started, popen = [], subprocess.Popen
   monkeypatch.setattr(sweep.subprocess, 'Popen', lambda *args, **kwargs: started.extend(
       [kwargs['env']['TF_XLA_FLAGS']] if 'env' in kwargs else []) or popen(*args, **kwargs))
-  monkeypatch.setattr(sweep, 'SHARING_EPISODES', 3)
   tic = time.time()
-  record = sweep.measure_sharing(run, [1, 2], 240, cpus=1, progress=False)
+  record = sweep.measure_sharing(run, [1, 2], 240, cpus=1, progress=False, timed_episodes=3)
   assert time.time() - tic < 200  # Each level ended once its runs had 3 timed episodes, not at the time limit.
   one, two = record['levels']
   assert (one['runs'], two['runs']) == (1, 2) and one['timed_episodes'] >= 3 and two['timed_episodes'] >= 6
