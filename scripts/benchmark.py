@@ -45,10 +45,9 @@ def main(argv=None):
                            "apply to each, e.g. --jit --skip env,episode,matmul,parts --xla_settings cmdbuf,cublaslt")
   args = parser.parse_args(argv)
   if args.xla_settings:
+    each = benchmark.without_options(sys.argv[1:] if argv is None else argv, ('--xla_settings', '--out'))
     try:
-      _, failed = benchmark.compare_xla_settings(
-          benchmark.split_settings(args.xla_settings), benchmark.without_options(sys.argv[1:] if argv is None else argv,
-                                                                  ('--xla_settings', '--out')), args.out)
+      _, failed = benchmark.compare_xla_settings(benchmark.split_settings(args.xla_settings), each, args.out)
     except ValueError as e:
       cli.fail(e)
     if failed:
