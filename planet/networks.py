@@ -97,7 +97,15 @@ class Conv(tf.Module):
 
   def __call__(self, x):
     x, weights, bias = (tf.cast(t, self._dtype) for t in (x, self.kernel, self.bias))
-    if self._transpose:
+    if self._transpose and x.shape[1] == x.shape[2] == 1:
+      # On a 1 x 1 input (the decoder's first layer) the transposed convolution is a dense layer onto the k x k x out
+      # map: y[i, j, o] = sum_c x[c] W[i, j, o, c]. As one matmul, the same sums up to float rounding, its forward and
+      # backward took 0.25 s instead of 0.89 s on the 2-core AMD CPU at the train step's 2500 frames.
+      kernel, out_ch = self._size
+      in_ch = x.shape[3]
+      dense = tf.reshape(tf.transpose(weights, [3, 0, 1, 2]), [in_ch, kernel * kernel * out_ch])
+      y = tf.reshape(tf.matmul(tf.reshape(x, [-1, in_ch]), dense), [-1, kernel, kernel, out_ch])
+    elif self._transpose:
       kernel, out_ch = self._size
       height = (x.shape[1] - 1) * 2 + kernel
       shape = tf.stack([tf.shape(x)[0], height, height, out_ch])
