@@ -39,21 +39,23 @@ def test_encoder_decoder_reward_shapes():
 
 
 @pytest.mark.parametrize('precision', ['float32', 'bfloat16'])
-def test_transposed_conv_of_a_1x1_input_is_the_same_as_tensorflows(precision):
-  # The decoder's first layer runs as one matmul (networks.Conv): its values and gradients must be those of
-  # tf.nn.conv2d_transpose with the same kernel, up to float rounding.
-  layer = networks.Conv(12, 5, 5, 'relu', transpose=True, precision=precision)
-  x = tf.random.stateless_normal([7, 1, 1, 12], [1, 2])
+@pytest.mark.parametrize('size, kernel, phases', [(1, 5, False), (4, 6, True), (3, 4, True)])
+def test_transposed_convs_computed_otherwise_are_the_same_as_tensorflows(size, kernel, phases, precision):
+  # The decoder's first layer (a 1 x 1 input) runs as one matmul and its last one by phases (networks.Conv): their
+  # values and gradients must be those of tf.nn.conv2d_transpose with the same kernel, up to float rounding.
+  layer = networks.Conv(12, 5, kernel, 'relu', transpose=True, precision=precision, phases=phases)
+  out = (size - 1) * 2 + kernel
+  x = tf.random.stateless_normal([7, size, size, 12], [1, 2])
   with tf.GradientTape(persistent=True) as tape:
     tape.watch(x)
     y = layer(x)
     dtype = networks.get_precision(precision)
-    reference = tf.nn.relu(tf.nn.conv2d_transpose(tf.cast(x, dtype), tf.cast(layer.kernel, dtype), [7, 5, 5, 5], 2,
-                                                  'VALID') + tf.cast(layer.bias, dtype))
-    weights = tf.random.stateless_normal([7, 5, 5, 5], [3, 4])
+    reference = tf.nn.relu(tf.nn.conv2d_transpose(tf.cast(x, dtype), tf.cast(layer.kernel, dtype), [7, out, out, 5],
+                                                  2, 'VALID') + tf.cast(layer.bias, dtype))
+    weights = tf.random.stateless_normal([7, out, out, 5], [3, 4])
     loss, reference_loss = (tf.reduce_sum(tf.cast(v, tf.float32) * weights) for v in (y, reference))
-  tolerance = dict(rtol=1e-5, atol=1e-5) if precision == 'float32' else dict(rtol=2e-2, atol=2e-2)
-  assert y.shape == (7, 5, 5, 5) and y.dtype == dtype
+  tolerance = dict(rtol=1e-5, atol=1e-5) if precision == 'float32' else dict(rtol=2e-2, atol=5e-2)
+  assert y.shape == (7, out, out, 5) and y.dtype == dtype
   np.testing.assert_allclose(tf.cast(y, tf.float32), tf.cast(reference, tf.float32), **tolerance)
   for got, want in zip(tape.gradient(loss, [x, layer.kernel, layer.bias]),
                        tape.gradient(reference_loss, [x, layer.kernel, layer.bias])):
