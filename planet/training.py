@@ -153,8 +153,8 @@ def episodes_on_disk(logdir):
 
 def cpu_episode_minutes():
   """Expected minutes per collected episode on a 2-core CPU for the parsed configuration, from figures measured
-  on the project's 2-core AMD EPYC (results/benchmarks/cpu_amd_epyc_2core.jsonl: train step B=50 x L=50 4.1 s
-  since commit 0246916, plan call J=1000 I=10 H=12 0.7-0.9 s; time scales with the frames and candidate steps)."""
+  on the project's 2-core AMD EPYC (results/benchmarks/cpu_amd_epyc_2core.jsonl: train step B=50 x L=50 3.8-3.9 s
+  at commit 31b3b22, plan call J=1000 I=10 H=12 0.7-0.9 s; time scales with the frames and candidate steps)."""
   query = gin.query_parameter
   frames = query('train.batch_size') * query('train.chunk_length')
   updates = query('train.collect_interval')
@@ -164,7 +164,7 @@ def cpu_episode_minutes():
   except ValueError:
     repeat = 4
   agent_steps = query('make_env.max_env_steps') // repeat
-  seconds = updates * 4.1 * frames / 2500 + agent_steps * 0.8 * candidate_steps / 120000
+  seconds = updates * 3.9 * frames / 2500 + agent_steps * 0.8 * candidate_steps / 120000
   return seconds / 60
 
 
