@@ -82,6 +82,16 @@ class MLP(tf.Module):
     return self.out(x)
 
 
+@gin.configurable('transposed_convs')
+def rewritten(rewrite=True):
+  """Whether `Conv` computes the decoder's transposed convolutions of a 1 x 1 input as one matmul and those marked
+  `phases` by `_deconv_by_phases` (default), or all as tf.nn.conv2d_transpose (`transposed_convs.rewrite =
+  False`). It changes how a step executes, not what it computes (the same sums up to float rounding), and is read
+  when the step is traced, so `scripts/benchmark.py --compare_binding 'transposed_convs.rewrite = False'` times
+  both in one process (measured faster on the CPU; not yet on a GPU)."""
+  return rewrite
+
+
 def _deconv_by_phases(x, weights):
   """tf.nn.conv2d_transpose(x, weights, stride 2, 'VALID') for an even kernel k = 2m, the same sums up to float
   rounding, as one stride-1 convolution over x padded by m - 1 whose 4 x out channels are the output's four phases
@@ -125,7 +135,8 @@ class Conv(tf.Module):
 
   def __call__(self, x):
     x, weights, bias = (tf.cast(t, self._dtype) for t in (x, self.kernel, self.bias))
-    if self._transpose and x.shape[1] == x.shape[2] == 1:
+    rewrite = self._transpose and rewritten()
+    if rewrite and x.shape[1] == x.shape[2] == 1:
       # On a 1 x 1 input (the decoder's first layer) the transposed convolution is a dense layer onto the k x k x out
       # map: y[i, j, o] = sum_c x[c] W[i, j, o, c]. As one matmul, the same sums up to float rounding, its forward and
       # backward took 0.25 s instead of 0.89 s on the 2-core AMD CPU at the train step's 2500 frames.
@@ -133,7 +144,7 @@ class Conv(tf.Module):
       in_ch = x.shape[3]
       dense = tf.reshape(tf.transpose(weights, [3, 0, 1, 2]), [in_ch, kernel * kernel * out_ch])
       y = tf.reshape(tf.matmul(tf.reshape(x, [-1, in_ch]), dense), [-1, kernel, kernel, out_ch])
-    elif self._phases:
+    elif rewrite and self._phases:
       y = _deconv_by_phases(x, weights)
     elif self._transpose:
       kernel, out_ch = self._size

@@ -60,6 +60,9 @@ def test_transposed_convs_computed_otherwise_are_the_same_as_tensorflows(size, k
   for got, want in zip(tape.gradient(loss, [x, layer.kernel, layer.bias]),
                        tape.gradient(reference_loss, [x, layer.kernel, layer.bias])):
     np.testing.assert_allclose(got, want, **tolerance)
+  # Switched off, the layer is tf.nn.conv2d_transpose itself, bit for bit.
+  gin.parse_config('transposed_convs.rewrite = False')
+  np.testing.assert_array_equal(tf.cast(layer(x), tf.float32), tf.cast(reference, tf.float32))
 
 
 def test_paper_size_encoder_embeds_1024():
