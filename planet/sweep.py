@@ -606,7 +606,8 @@ def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, timed
   alone is the baseline, and it also fills a persistent XLA cache that the later levels load their compiled
   functions from), in run directories under a temporary folder that is removed afterwards. `cpus`: the threads of
   each run (the sweep's --cpus); `gpu`: the GPU they share (all of this machine's by default, i.e. TensorFlow's
-  first). A level ends once each of its runs has `timed_episodes` timed episodes, or after `seconds`. Returns the
+  first). A level ends once each of its runs has `timed_episodes` timed episodes, or after `seconds`; `progress`
+  shows a bar per level (scripts/sweep.py: when stderr is a terminal, so that a log file is not flooded). Returns the
   record (`sharing_summary`'s rows under 'levels', for runs of `episodes` episodes). A run that fails raises
   RuntimeError naming it; its directory is kept."""
   if not levels or levels[0] != 1 or list(levels) != sorted(set(levels)) or min(levels) < 1:

@@ -72,7 +72,8 @@ def main(argv=None):
     cli.stop_on_signals()
     try:
       record = sweep.measure_sharing(*sweep.sharing_selection(selected, args.measure_sharing), args.seconds,
-                                     args.cpus, args.gpu, timed_episodes=args.timed_episodes)
+                                     args.cpus, args.gpu, progress=sys.stderr.isatty(),
+                                     timed_episodes=args.timed_episodes)
     except ValueError as e:
       cli.fail(e)
     except RuntimeError as e:
