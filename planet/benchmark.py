@@ -7,7 +7,6 @@ Every figure is one JSON line (name, value, unit, device, TF version, flags).
 import glob
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -68,15 +67,7 @@ def tuning_flags(text):
 def describe_device():
   """The first GPU's name, or the CPU's model and core count: the machine a measurement names."""
   gpus = cli.gpu_names(tf)
-  if gpus:
-    return gpus[0]
-  name = platform.processor() or platform.machine()
-  try:
-    with open('/proc/cpuinfo') as f:
-      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), name)
-  except OSError:
-    pass
-  return f'CPU {name} x{os.cpu_count()} cores'
+  return gpus[0] if gpus else cli.cpu_description()
 
 
 def cpu_topology(cpuinfo=None):

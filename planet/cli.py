@@ -8,6 +8,7 @@ import importlib
 import inspect
 import json
 import os
+import platform
 import re
 import signal
 import subprocess
@@ -175,6 +176,17 @@ def commit():
                           cwd=REPO_ROOT).stdout.strip()
   except OSError:
     return ''
+
+
+def cpu_description():
+  """'CPU <model> x<N> cores' from /proc/cpuinfo (else the platform's name): the machine a CPU measurement names."""
+  name = platform.processor() or platform.machine()
+  try:
+    with open('/proc/cpuinfo') as f:
+      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), name)
+  except OSError:
+    pass
+  return f'CPU {name} x{os.cpu_count()} cores'
 
 
 def gpu_names(tf):

@@ -315,12 +315,8 @@ def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
         except subprocess.TimeoutExpired:
           pass
     except KeyboardInterrupt:  # The sweep is being stopped (ray.cancel): the run stops cleanly, saving its progress.
-      process.terminate()
-      try:
-        code = process.wait(timeout=STOP_SECONDS)
-      except subprocess.TimeoutExpired:
-        process.kill()
-        code = process.wait()
+      _stop([process], STOP_SECONDS)
+      code = process.returncode
   return code, _last_line(log)
 
 
@@ -334,10 +330,26 @@ def _log_path(run):
 
 def _start(run, stderr, env, results='results', threads=None):
   """Starts a run's subprocess, its stderr appended to the open file `stderr` after a line with the command."""
-  stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(command(run, results, threads))}\n')
+  args = command(run, results, threads)
+  stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(args)}\n')
   stderr.flush()
-  return subprocess.Popen(command(run, results, threads), stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-                          cwd=cli.REPO_ROOT, preexec_fn=_die_with_parent)
+  return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cli.REPO_ROOT,
+                          preexec_fn=_die_with_parent)
+
+
+def _stop(processes, seconds):
+  """Stops running processes cleanly (SIGTERM: a run ends its episode, saves its progress and exits 130), killing
+  any still running `seconds` after."""
+  for process in processes:
+    if process.poll() is None:
+      process.terminate()
+  deadline = time.time() + seconds
+  for process in processes:
+    try:
+      process.wait(timeout=max(0.1, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
 
 
 def _last_line(log):
@@ -518,35 +530,19 @@ def _device_name(log):
       return found[0]
   except OSError:
     pass
-  try:
-    with open('/proc/cpuinfo') as f:
-      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), 'CPU')
-  except OSError:
-    name = 'CPU'
-  return f'CPU {name} x{os.cpu_count()} cores'
+  return cli.cpu_description()
 
 
-def _timed(path):
-  """logger.episode_times of a run directory's metrics so far, or None before its first timed episode."""
+def _timed(rows):
+  """logger.episode_times of a run's metrics lines so far, or None before its first timed episode."""
   try:
-    return logger.episode_times(rundir.read_jsonl(os.path.join(path, 'metrics.jsonl')))
+    return logger.episode_times(rows)
   except ValueError:
     return None
 
 
-def _stop(processes):
-  """Stops running processes cleanly (SIGTERM: a run ends its episode and exits 130), killing any that take longer
-  than SHARING_STOP_SECONDS."""
-  for process in processes:
-    if process.poll() is None:
-      process.terminate()
-  deadline = time.time() + SHARING_STOP_SECONDS
-  for process in processes:
-    try:
-      process.wait(timeout=max(0.1, deadline - time.time()))
-    except subprocess.TimeoutExpired:
-      process.kill()
-      process.wait()
+def _metrics(run):
+  return rundir.read_jsonl(os.path.join(run.path, 'metrics.jsonl'))
 
 
 def _sharing_level(run, count, seconds, env, workdir, progress, episodes):
@@ -568,7 +564,7 @@ def _sharing_level(run, count, seconds, env, workdir, progress, episodes):
         code = process.poll()
         if code is not None and code != cli.EXIT_OK:
           raise RuntimeError(f'{each.name} exited with code {code}: {_last_line(log)} (its directory: {each.path})')
-      timed = [_timed(each.path) for each in runs]
+      timed = [_timed(_metrics(each)) for each in runs]
       bar.n = sum(min(times['episodes'], episodes) if times else 0 for times in timed)
       bar.refresh()
       if all(times and times['episodes'] >= episodes for times in timed):
@@ -578,10 +574,10 @@ def _sharing_level(run, count, seconds, env, workdir, progress, episodes):
       time.sleep(2.0)
   finally:
     bar.close()
-    _stop(processes)
-  peaks = [max((row.get('gpu_peak_mib') or 0 for row in rundir.read_jsonl(os.path.join(each.path, 'metrics.jsonl'))),
-               default=0) for each in runs]
-  return [_timed(each.path) for each in runs], peaks, logs
+    _stop(processes, SHARING_STOP_SECONDS)
+  rows = [_metrics(each) for each in runs]
+  peaks = [max((row.get('gpu_peak_mib') or 0 for row in lines), default=0) for lines in rows]
+  return [_timed(lines) for lines in rows], peaks, logs
 
 
 def sharing_selection(selected, counts):
