@@ -101,7 +101,7 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
 # Bindings that change how a run executes, not what it computes (gin/gpu.gin), or how long it goes on: they
 # neither name the run directory nor block a resume.
 EXECUTION_ONLY = ('Learner.jit_compile', 'Agent.jit_compile', 'time_loop.unroll', 'train_step/time_loop.unroll',
-                  'act/time_loop.unroll', 'train.prefetch_device', 'train.total_episodes')
+                  'act/time_loop.unroll', 'train.prefetch_device', 'train.total_episodes', 'transposed_convs.rewrite')
 _BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
 
 

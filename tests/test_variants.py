@@ -238,11 +238,12 @@ def test_variant_run_directories_are_named_after_the_overlay():
 
 
 def test_execution_only_bindings_keep_the_run_directory():
-  # XLA, unrolled time loops and batches prefetched to a device change how a run executes, not what it computes:
-  # same directory, so a CPU run can resume on a GPU with them; a binding that changes the experiment names it.
+  # XLA, unrolled time loops, batches prefetched to a device and the decoder's transposed convolutions as TensorFlow's
+  # own change how a run executes, not what it computes: same directory, so a CPU run can resume on a GPU with them;
+  # a binding that changes the experiment names it.
   gin_files = ['gin/cheetah.gin', 'gin/gpu.gin']
   for binding in ('time_loop.unroll = True', 'train_step/time_loop.unroll = True', 'act/time_loop.unroll = True',
-                  "train.prefetch_device = '/GPU:0'"):
+                  "train.prefetch_device = '/GPU:0'", 'transposed_convs.rewrite = False'):
     cli.parse(gin_files, [binding])
     assert cli.default_logdir(gin_files, [binding.replace(' ', '')]) == os.path.join(
         'logs', 'cheetah', 'planet', 'seed0')
