@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+import planet
 from planet import agent as agent_lib
 from planet import cli
 from planet import envs
@@ -29,39 +30,44 @@ from planet import training
 from planet import world_model
 
 # Parts of `run` that can be skipped.
-PARTS = ('matmul', 'train', 'parts', 'plan', 'env', 'episode')
+PARTS = ('matmul', 'train', 'parts', 'plan', 'updates', 'env', 'episode')
 PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
 # Where the measured records of each machine are committed (results/benchmarks/<device>.jsonl).
 COMMITTED_DIR = os.path.join(cli.REPO_ROOT, 'results', 'benchmarks')
 # Rows of the side-by-side table of machines, in order (then the env steps). The pytorch_port_ rows are the popular
 # PyTorch port measured on the same machine, alternating with this project (results/benchmarks/pytorch_port_*.jsonl).
 TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 'train_step_first_call',
-                 'train_step_device_batch', 'train_convs', 'train_rssm', 'train_optimizer', 'plan_call',
+                 'train_step_device_batch', 'update_step', 'update_step_prefetch_device', 'train_convs', 'train_rssm',
+                 'train_optimizer', 'plan_call',
                  'pytorch_port_plan_call', 'plan_matmuls_alone', 'plan_first_call', 'training_episode_cartpole',
                  'paper_episode_cartpole', 'gpu_memory_peak')
 # Named XLA settings that `scripts/benchmark.py --xla_settings` times, one process each (XLA reads XLA_FLAGS once per
-# process), against 'base' (the flags the environment already has). Candidates for the GPU (README, Expected wall
-# time); any raw '--xla_...' flags can be given too.
+# process), against 'base' (the flags the environment already has, with planet.XLA_DEFAULT_FLAGS). Candidates for the
+# GPU (README, Running on a GPU); any raw '--xla_...' flags can be given too. A setting's flag replaces the one of the
+# same name in the environment (planet.merge_flags).
 XLA_SETTINGS = {
     'base': '',
-    # Each while loop's kernels replayed as one CUDA graph, with no host wait after each step of the gradient's loop
-    # (session 10, H100: train step 31.8 ms in one process against 35.1-40.9 ms without).
-    'cmdbuf': '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL',
+    # XLA's own default: loops run by the host, which waits after each step of a loop whose trip count XLA cannot
+    # prove (the train step's gradient loop). The package's default before session 13 (planet.XLA_DEFAULT_FLAGS).
+    'no_cmdbuf': '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL',
     # cuBLASLt gemms, whose epilogue can add a bias and an activation (two of the planner's kernels per step do).
     'cublaslt': '--xla_gpu_enable_cublaslt=true',
     # Triton for every gemm, element-wise epilogues fused into it.
     'triton_gemm_any': '--xla_gpu_triton_gemm_any=true',
 }
 # The figures that --xla_settings sets side by side.
-SETTING_FIGURES = ('train_step', 'train_step_first_call', 'train_step_device_batch', 'plan_call', 'plan_first_call',
+SETTING_FIGURES = ('train_step', 'train_step_first_call', 'train_step_device_batch', 'update_step',
+                   'update_step_prefetch_device', 'plan_call', 'plan_first_call',
                    'ab_train_step', 'ab_plan_call', 'gpu_memory_peak')
 # XLA flags that only say where files are (the kit's CUDA folder, an HLO dump), not what is compiled or how.
 NEUTRAL_XLA_FLAGS = ('--xla_gpu_cuda_data_dir', '--xla_dump_to')
 
 
 def tuning_flags(text):
-  """The flags of an XLA_FLAGS or TF_XLA_FLAGS value that can change a figure (all but NEUTRAL_XLA_FLAGS)."""
-  return [flag for flag in (text or '').split() if not flag.startswith(NEUTRAL_XLA_FLAGS)]
+  """The flags of an XLA_FLAGS or TF_XLA_FLAGS value that can change a figure: all but NEUTRAL_XLA_FLAGS and the
+  package's own defaults (planet.XLA_DEFAULT_FLAGS, which every run has)."""
+  return [flag for flag in (text or '').split()
+          if not flag.startswith(NEUTRAL_XLA_FLAGS) and flag not in planet.XLA_DEFAULT_FLAGS]
 
 
 def describe_device():
@@ -303,6 +309,37 @@ def _random_batch(rng, batch_size, length):
           'reward': rng.uniform(0, 1, (batch_size, length)).astype(np.float32)}
 
 
+def update_times(learner, sizes, steps, rounds, device=None):
+  """Seconds per update of `training.update` as a training run calls it: chunks of episodes of noise sampled by the
+  replay's prefetch thread and handed to the compiled step as numpy (the default, key 'numpy'), and where `device`
+  is given also copied there by the prefetch thread (`train.prefetch_device`, key `device`). The variants alternate
+  over `rounds` rounds of `steps` updates, each with a fresh prefetch thread; medians per variant. Unlike
+  train_step, nothing waits for a step to finish before the next is handed over (only `update`'s end does)."""
+  rng = np.random.RandomState(1)
+  variants = {'numpy': None}
+  if device:
+    variants[device] = training.batch_to_device(device)
+  times = {name: [] for name in variants}
+  with tempfile.TemporaryDirectory() as tmp:
+    replay, length = replay_lib.Replay(tmp), 2 * sizes['length']
+    for _ in range(4):
+      replay.add({'image': rng.randint(0, 256, (length, *networks.IMAGE_SHAPE)).astype(np.uint8),
+                  'action': rng.uniform(-1, 1, (length, sizes['action'])).astype(np.float32),
+                  'reward': rng.uniform(0, 1, length).astype(np.float32)})
+    for round_index in range(-1, rounds):  # Round -1 warms up (a first call compiles), untimed.
+      for name, transform in variants.items():
+        prefetch = replay_lib.Prefetcher(replay, sizes['batch'], sizes['length'], seed=round_index + 1,
+                                         transform=transform)
+        try:
+          tic = time.perf_counter()
+          training.update(learner, prefetch, steps if round_index >= 0 else 1, round_index + 1)
+          if round_index >= 0:
+            times[name].append((time.perf_counter() - tic) / steps)
+        finally:
+          prefetch.close()
+  return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def _xla_env():
   return {key: os.environ[key] for key in ('XLA_FLAGS', 'TF_XLA_FLAGS') if os.environ.get(key)}
 
@@ -425,6 +462,15 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
       print(f'plan call by op type (self time summed over threads, ms per call; {busy:.0f} ms busy):')
       for op, ms in ops[:15]:
         print(f"  {op:<34} {ms:9.1f}" + (f'  {100 * ms / busy:5.1f}% of busy' if op != 'IDLE' else ''))
+  if 'updates' not in skip:
+    # After the plan call: these updates change the weights the planner would use.
+    gpus = tf.config.list_logical_devices('GPU')
+    steps, rounds = (50, 3) if gpus else (max(1, repeats // 2), 2)
+    times = update_times(learner, sizes, steps, rounds, gpus[0].name if gpus else None)
+    common = dict(steps=steps, rounds=rounds)
+    report.add('update_step', times.pop('numpy'), 's', **common)
+    for where, seconds in times.items():
+      report.add('update_step_prefetch_device', seconds, 's', prefetch_device=where, **common)
   if 'env' not in skip:
     for task in tasks:
       env = envs.make_env(task, seed=0, action_repeat=tasks_lib.get(task).action_repeat, max_env_steps=10 ** 6)
@@ -560,7 +606,7 @@ def xla_setting_flags(setting):
 
 
 def split_settings(text):
-  """'cmdbuf,--xla_a=+WHILE,+CONDITIONAL' -> ['cmdbuf', '--xla_a=+WHILE,+CONDITIONAL']: after raw flags, a
+  """'no_cmdbuf,--xla_a=+WHILE,+CONDITIONAL' -> ['no_cmdbuf', '--xla_a=+WHILE,+CONDITIONAL']: after raw flags, a
   comma-separated piece that is neither a setting's name nor starts with '--' belongs to them."""
   settings = []
   for piece in text.split(','):
@@ -586,16 +632,16 @@ def without_options(argv, names):
 
 def compare_xla_settings(settings, argv, out=None):
   """Runs scripts/benchmark.py with the options `argv` once per XLA setting ('base' first, then `settings` in order),
-  each in its own process with the setting's flags appended to XLA_FLAGS, back to back on this machine. Every record
-  gets 'xla_setting' (its name) and goes to `out`; prints the main figures side by side with their ratio to base.
-  Returns (records, the settings whose process failed)."""
+  each in its own process with the setting's flags added to XLA_FLAGS (replacing flags of the same name), back to
+  back on this machine. Every record gets 'xla_setting' (its name) and goes to `out`; prints the main figures side by
+  side with their ratio to base. Returns (records, the settings whose process failed)."""
   order = ['base'] + [setting for setting in settings if setting != 'base']
   flags = {setting: xla_setting_flags(setting) for setting in order}
   records, failed = [], []
   with tempfile.TemporaryDirectory() as tmp:
     for index, setting in enumerate(order):
       env, path = dict(os.environ), os.path.join(tmp, f'{index}.jsonl')
-      joined = f"{env.get('XLA_FLAGS', '')} {flags[setting]}".strip()
+      joined = planet.merge_flags(env.get('XLA_FLAGS'), flags[setting])
       if joined:  # XLA refuses an empty XLA_FLAGS.
         env['XLA_FLAGS'] = joined
       print(f'[{index + 1}/{len(order)}] {setting}: XLA_FLAGS={joined!r}', flush=True)

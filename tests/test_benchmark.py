@@ -3,15 +3,19 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 
+import planet
 from planet import agent as agent_lib
+from planet import cli
 from planet import envs
 from planet import logger
 from planet import replay as replay_lib
 from planet import training
+from planet import world_model
 
 from planet import benchmark
 
@@ -55,7 +59,8 @@ def test_benchmark_script_tiny(tmp_path):
   names = [row['name'] for row in rows]
   assert names == ['matmul_flop_rate', 'train_step_first_call', 'train_step', 'train_step_device_batch',
                    'train_convs', 'train_rssm', 'train_optimizer', 'plan_first_call', 'plan_matmuls_alone',
-                   'plan_call', 'plan_call_op_profile', 'env_step_cartpole', 'training_episode_cartpole']
+                   'plan_call', 'plan_call_op_profile', 'update_step', 'env_step_cartpole',
+                   'training_episode_cartpole']
   by_name = {row['name']: row for row in rows}
   for row in rows:
     assert row['value'] > 0 and row['device'] and row['tf_version']
@@ -99,28 +104,29 @@ def test_compare_binding_times_both_variants_in_one_process(tmp_path):
 
 
 def test_xla_settings_split_and_the_options_passed_on():
-  assert benchmark.split_settings('cmdbuf,--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL,cublaslt') == [
-      'cmdbuf', '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL', 'cublaslt']
-  assert benchmark.split_settings('cmdbuf,fastest') == ['cmdbuf', 'fastest']  # Refused by name later, not merged.
-  assert benchmark.xla_setting_flags('cmdbuf') == '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL'
+  assert benchmark.split_settings('no_cmdbuf,--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL,cublaslt') == [
+      'no_cmdbuf', '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL', 'cublaslt']
+  assert benchmark.split_settings('no_cmdbuf,fastest') == ['no_cmdbuf', 'fastest']  # Refused by name later.
+  assert benchmark.xla_setting_flags('no_cmdbuf') == '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL'
   assert benchmark.xla_setting_flags('--xla_foo=1') == '--xla_foo=1'
-  argv = ['--jit', '--xla_settings', 'cmdbuf', '--out', 'a.jsonl', '--skip', 'env', '--xla_settings=lt', '--out=b']
+  argv = ['--jit', '--xla_settings', 'no_cmdbuf', '--out', 'a.jsonl', '--skip', 'env', '--xla_settings=lt', '--out=b']
   assert benchmark.without_options(argv, ('--xla_settings', '--out')) == ['--jit', '--skip', 'env']
 
 
 def test_xla_settings_refuses_an_unknown_name_with_one_line():
-  result = subprocess.run([sys.executable, 'scripts/benchmark.py', '--xla_settings', 'cmdbuf,fastest'], cwd=ROOT,
+  result = subprocess.run([sys.executable, 'scripts/benchmark.py', '--xla_settings', 'no_cmdbuf,fastest'], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
   errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
   assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
-  assert len(errors) == 1 and errors[0].startswith("error: unknown XLA setting 'fastest': use base, cmdbuf"), errors
+  assert len(errors) == 1 and errors[0].startswith("error: unknown XLA setting 'fastest': use base, no_cmdbuf"), errors
   assert '[1/' not in result.stdout  # Refused before any benchmark process started.
 
 
 @pytest.mark.slow
 def test_xla_settings_time_each_setting_in_its_own_process(tmp_path):
   out = tmp_path / 'settings.jsonl'
-  raw = '--xla_cpu_enable_fast_math=false'
+  # A raw flag that replaces the package's default command buffers (planet.XLA_DEFAULT_FLAGS) in its process.
+  raw = '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL'
   result = subprocess.run([sys.executable, 'scripts/benchmark.py', '--jit', '--tiny', '--repeats', '1', '--skip',
                            'matmul,train,parts,env,episode', f'--xla_settings={raw}', '--out', str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
@@ -128,8 +134,11 @@ def test_xla_settings_time_each_setting_in_its_own_process(tmp_path):
   rows = [json.loads(line) for line in open(out)]
   assert [(row['xla_setting'], row['name']) for row in rows if row['name'] == 'plan_call'] == [
       ('base', 'plan_call'), (raw, 'plan_call')]
-  # The setting reached its process (each record carries its XLA_FLAGS), and only that one.
+  # The setting reached its process (each record carries its XLA_FLAGS), and only that one; base ran with the
+  # package's default, the setting without it (one flag of that name, not two).
   assert [raw in row['flags'].get('XLA_FLAGS', '') for row in rows] == [row['xla_setting'] == raw for row in rows]
+  assert [planet.XLA_DEFAULT_FLAGS[0] in row['flags']['XLA_FLAGS'] for row in rows] == [
+      row['xla_setting'] == 'base' for row in rows]
   base, other = (row['value'] for row in rows if row['name'] == 'plan_call')
   line, = [line for line in result.stdout.splitlines() if line.startswith('plan_call ')]
   assert f'({other / base:.2f}x)' in line
@@ -150,6 +159,21 @@ def test_episode_times_from_metrics_lines():
   assert logger.episode_times(rows) == dict(wall=6.0, update=4.0, collect=1.5, act=0.7, env=0.6, episodes=3)
   with pytest.raises(ValueError, match='no training episode'):
     logger.episode_times(rows[:2])
+
+
+def test_update_times_run_each_variant_through_the_training_loop():
+  # training.update as a run calls it, fed by the replay's prefetch thread: with numpy batches and with batches the
+  # prefetch thread copied to a device (the CPU here: the code path of train.prefetch_device). Each variant runs one
+  # warm-up update and its rounds' steps, and no prefetch thread is left behind.
+  cli.parse(['gin/cartpole.gin', 'gin/debug.gin'], [])
+  sizes = dict(batch=cli.query('train.batch_size'), length=cli.query('train.chunk_length'), action=1)
+  model = world_model.WorldModel(1)
+  learner = world_model.Learner(model, sizes['batch'], sizes['length'])
+  threads = threading.active_count()
+  times = benchmark.update_times(learner, sizes, steps=3, rounds=2, device='/CPU:0')
+  assert set(times) == {'numpy', '/CPU:0'} and all(seconds > 0 for seconds in times.values())
+  assert int(learner.optimizer.step) == 2 * (1 + 2 * 3)
+  assert threading.active_count() == threads
 
 
 def test_gpu_memory_peak_is_a_record_on_a_gpu_only(monkeypatch, tmp_path):
@@ -197,15 +221,19 @@ def test_committed_records_side_by_side(tmp_path):
                    dict(name='plan_first_call', value=3.0, device='NVIDIA H100', flags=dict(
                        gpu, TF_XLA_FLAGS='--tf_xla_persistent_cache_directory=/tmp/c')),
                    dict(name='plan_first_call', value=14.0, device='NVIDIA H100', flags=dict(
-                       gpu, XLA_FLAGS='--xla_gpu_cuda_data_dir=/usr/local/cuda --xla_dump_to=/tmp/dump'))):
+                       gpu, XLA_FLAGS='--xla_gpu_cuda_data_dir=/usr/local/cuda --xla_dump_to=/tmp/dump')),
+                   # The package's own XLA defaults are what every run has: default settings.
+                   dict(name='train_step_device_batch', value=0.02, device='NVIDIA H100', flags=dict(
+                       gpu, XLA_FLAGS=' '.join(planet.XLA_DEFAULT_FLAGS)))):
       f.write(json.dumps(dict(common, **record)) + '\n')
   machines = benchmark.committed(str(tmp_path))
   # Newest default-settings record per machine and figure; XLA on a CPU, overlays, tiny sizes, other kinds and
   # invalid records left out.
   assert {device: {name: r['value'] for name, r in figures.items()} for device, figures in machines.items()} == {
       'CPU AMD': {'plan_call': 0.75, 'pytorch_port_plan_call': 0.77}, 'CPU Intel': {'train_step': 5.18},
-      'NVIDIA H100': {'plan_call': 0.009, 'plan_first_call': 14.0}}
-  header, train, plan, port_plan, first_plan = benchmark.side_by_side(machines)
+      'NVIDIA H100': {'plan_call': 0.009, 'plan_first_call': 14.0, 'train_step_device_batch': 0.02}}
+  header, train, device_batch, plan, port_plan, first_plan = benchmark.side_by_side(machines)
+  assert device_batch.split()[1:] == ['-', '0.02', 's', '-']
   assert header.split()[1:] == ['CPU', 'AMD', 'NVIDIA', 'H100', 'CPU', 'Intel']  # Columns in file name order.
   assert train.split()[1:] == ['-', '-', '5.18', 's']
   assert plan.split()[1:] == ['0.75', 's', '(58%)', '@b2', '0.009', 's', '-']

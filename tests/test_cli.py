@@ -154,19 +154,22 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
 
 def test_package_sets_environment_defaults_and_keeps_the_users():
   # Importing planet sets what TensorFlow and MuJoCo read when they load (oneDNN on, EGL, GPU memory growth, so
-  # that the EGL renderer and other runs on the same GPU still find memory), and never overrides a user's value.
-  keys = ('TF_ENABLE_ONEDNN_OPTS', 'MUJOCO_GL', 'TF_FORCE_GPU_ALLOW_GROWTH')
-  code = f'import os, planet; print(*(os.environ[key] for key in {keys}))'
+  # that the EGL renderer and other runs on the same GPU still find memory, XLA command buffers for loops), and never
+  # overrides a user's value: other XLA flags are kept beside the default, a command-buffer flag of one's own wins.
+  keys = ('TF_ENABLE_ONEDNN_OPTS', 'MUJOCO_GL', 'TF_FORCE_GPU_ALLOW_GROWTH', 'XLA_FLAGS')
+  code = f'import os, planet; print(*(os.environ[key] for key in {keys}), sep="|")'
 
   def values(**user):
     env = {key: value for key, value in os.environ.items() if key not in keys}
     result = subprocess.run([sys.executable, '-c', code], env=dict(env, **user), cwd=ROOT, capture_output=True,
                             text=True, timeout=60, check=True)
-    return result.stdout.split()
+    return result.stdout.strip().split('|')
 
-  assert values() == ['1', 'egl', 'true']
-  assert values(TF_ENABLE_ONEDNN_OPTS='0', MUJOCO_GL='osmesa', TF_FORCE_GPU_ALLOW_GROWTH='false') == [
-      '0', 'osmesa', 'false']
+  loops = '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL'
+  assert values() == ['1', 'egl', 'true', loops]
+  assert values(TF_ENABLE_ONEDNN_OPTS='0', MUJOCO_GL='osmesa', TF_FORCE_GPU_ALLOW_GROWTH='false',
+                XLA_FLAGS='--xla_gpu_enable_command_buffer=') == ['0', 'osmesa', 'false', '--xla_gpu_enable_command_buffer=']
+  assert values(XLA_FLAGS=' --xla_dump_to=/tmp/d ')[3] == f'{loops} --xla_dump_to=/tmp/d'
 
 
 def test_gpu_report_names_the_gpus_and_the_xla_switch():

@@ -83,7 +83,7 @@ def test_dry_run_summary_does_not_assume_what_sharing_a_gpu_gives():
   selected = sweep.runs('table1', ['cheetah'], seeds=[0, 1])
   alone, shared = sweep.plan_summary(selected, 1), sweep.plan_summary(selected, 0.25)
   assert '20-40 GPU-hours for these 2 runs one per GPU' in alone and 'share' not in alone
-  assert '20-40 GPU-hours' in shared and '4 runs share a GPU' in shared and 'not measured yet' in shared
+  assert '20-40 GPU-hours' in shared and '4 runs share a GPU' in shared and '1.42x the episodes per hour' in shared
   assert '--measure_sharing' in shared  # Where to measure it.
 
 

@@ -148,6 +148,7 @@ def test_unrolled_time_loops_compute_the_same_without_while_loops(model_class, s
   # time_loop.unroll writes the steps out instead of scanning them: the same states, bit for bit in the plain
   # graph, and no while loop left in the gradient's graph (the loop XLA on a GPU syncs with the host every step).
   # The RSSM has its own loops, the SSM the interface's.
+  tf.random.set_seed(0)  # The same weights and inputs every time.
   model = model_class(action_size=2, embed_size=16, stochastic_size=5, hidden_size=9, **sizes)
   embed, action, seed = tf.random.normal([3, 6, 16]), tf.random.normal([3, 6, 2]), tf.constant([4, 5])
 
@@ -173,9 +174,10 @@ def test_unrolled_time_loops_compute_the_same_without_while_loops(model_class, s
   assert scan_loops >= 3 and unroll_loops == 0
   for x, y in zip(tf.nest.flatten(scanned[:3]), tf.nest.flatten(unrolled[:3])):
     np.testing.assert_array_equal(x, y)
-  # The gradients sum the steps' terms in another order (a loop's accumulator against one sum): float rounding.
+  # The gradients sum the steps' terms in another order (a loop's accumulator against one sum): float rounding,
+  # which scales with the size of the terms summed, so the absolute tolerance scales with the largest entry.
   for x, y in zip(scanned[3], unrolled[3]):
-    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(y).max())))
 
 
 def test_preprocess_quantizes_to_5_bits_and_round_trips():
