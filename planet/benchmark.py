@@ -465,7 +465,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   if 'updates' not in skip:
     # After the plan call: these updates change the weights the planner would use.
     gpus = tf.config.list_logical_devices('GPU')
-    steps, rounds = (50, 3) if gpus else (max(1, repeats // 2), 2)
+    steps, rounds = (50, 3) if gpus else (max(1, repeats), 2)
     times = update_times(learner, sizes, steps, rounds, gpus[0].name if gpus else None)
     common = dict(steps=steps, rounds=rounds)
     report.add('update_step', times.pop('numpy'), 's', **common)

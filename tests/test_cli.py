@@ -1,5 +1,6 @@
 """The command lines as a newcomer meets them: a clean stop on Ctrl-C that resumes, one line and a distinct exit
 code for every bad input (never a traceback, the run directory left intact), a finished run that says so."""
+import configparser
 import json
 import os
 import signal
@@ -189,3 +190,13 @@ def test_gpu_report_names_the_gpus_and_the_xla_switch():
   two = fake_tf([Device('/physical_device:GPU:0'), Device('/physical_device:GPU:1')])
   assert cli.gpu_report(two, True) == 'GPU: NVIDIA H100 80GB HBM3, /physical_device:GPU:1; XLA on'
   assert cli.gpu_report(two, False).endswith('XLA off (--gin_file=gin/gpu.gin turns it on)')
+
+
+def test_gpu_extra_pins_the_same_tensorflow():
+  # `pip install -e '.[gpu]'` must bring the CUDA libraries of the TensorFlow that install_requires pins, not another.
+  config = configparser.ConfigParser()
+  config.read(os.path.join(ROOT, 'setup.cfg'))
+  pins = lambda text: [line.strip() for line in text.splitlines() if line.strip().startswith('tensorflow')]
+  version = [pin for pin in pins(config['options']['install_requires']) if pin.startswith('tensorflow==')]
+  assert len(version) == 1 and pins(config['options.extras_require']['gpu']) == [
+      version[0].replace('tensorflow==', 'tensorflow[and-cuda]==')]
