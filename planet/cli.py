@@ -17,6 +17,7 @@ import tokenize
 
 import gin
 
+import planet
 from planet import rundir
 from planet import tasks as tasks_lib
 
@@ -196,12 +197,16 @@ def gpu_names(tf):
 
 
 def gpu_report(tf, jit_compile):
-  """One line naming the GPUs that TensorFlow sees and whether XLA is on (TensorFlow's own device lines are
-  hidden by `import_tensorflow`); None without a GPU."""
+  """One line naming the GPUs that TensorFlow sees, whether XLA is on and whether its loops run as command buffers
+  (planet.XLA_DEFAULT_FLAGS, unless XLA_FLAGS set them otherwise); TensorFlow's own device lines are hidden by
+  `import_tensorflow`. None without a GPU."""
   names = gpu_names(tf)
   if not names:
     return None
-  return f"GPU: {', '.join(names)}; XLA " + ('on' if jit_compile else 'off (--gin_file=gin/gpu.gin turns it on)')
+  if not jit_compile:
+    return f"GPU: {', '.join(names)}; XLA off (--gin_file=gin/gpu.gin turns it on)"
+  loops = all(flag in os.environ.get('XLA_FLAGS', '').split() for flag in planet.XLA_DEFAULT_FLAGS)
+  return f"GPU: {', '.join(names)}; XLA on" + (', loops as command buffers' if loops else '')
 
 
 def default_logdir(gin_files, gin_params=()):

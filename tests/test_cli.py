@@ -173,8 +173,9 @@ def test_package_sets_environment_defaults_and_keeps_the_users():
   assert values(XLA_FLAGS=' --xla_dump_to=/tmp/d ')[3] == f'{loops} --xla_dump_to=/tmp/d'
 
 
-def test_gpu_report_names_the_gpus_and_the_xla_switch():
-  # A GPU run says which GPUs TensorFlow sees (its own device lines are hidden) and how to turn XLA on.
+def test_gpu_report_names_the_gpus_and_the_xla_switch(monkeypatch):
+  # A GPU run says which GPUs TensorFlow sees (its own device lines are hidden), how to turn XLA on, and whether
+  # XLA's loops run as command buffers (the package's default, unless the user's XLA_FLAGS say otherwise).
   class Device:
     def __init__(self, name):
       self.name = name
@@ -188,8 +189,11 @@ def test_gpu_report_names_the_gpus_and_the_xla_switch():
 
   assert cli.gpu_report(fake_tf([]), False) is None
   two = fake_tf([Device('/physical_device:GPU:0'), Device('/physical_device:GPU:1')])
-  assert cli.gpu_report(two, True) == 'GPU: NVIDIA H100 80GB HBM3, /physical_device:GPU:1; XLA on'
+  assert cli.gpu_report(two, True) == ('GPU: NVIDIA H100 80GB HBM3, /physical_device:GPU:1; XLA on, loops as '
+                                       'command buffers')
   assert cli.gpu_report(two, False).endswith('XLA off (--gin_file=gin/gpu.gin turns it on)')
+  monkeypatch.setenv('XLA_FLAGS', '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL')
+  assert cli.gpu_report(two, True).endswith('; XLA on')
 
 
 def test_gpu_extra_pins_the_same_tensorflow():
