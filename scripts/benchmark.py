@@ -5,7 +5,7 @@
       [--episode_gin gin/quick.gin] [--tiny] [--skip env,episode] [--profile]
   python scripts/benchmark.py --committed      # only the committed records, one column per machine
   python scripts/benchmark.py --jit --compare_binding 'time_loop.unroll = True'   # A/B in one process
-  python scripts/benchmark.py --jit --skip env,episode,matmul,parts --xla_settings no_cmdbuf,cublaslt   # one process each
+  python scripts/benchmark.py --jit --skip env,episode,matmul,parts --xla_settings no_cmdbuf,cublaslt # one process each
 
 Prints one JSON line per figure (name, value, unit, device, TF version, flags), a table, and then this run beside
 the records committed in results/benchmarks/ (newest per machine), so every figure names its machine.
@@ -42,7 +42,7 @@ def main(argv=None):
   parser.add_argument('--xla_settings', default=None, metavar='SETTINGS',
                       help=f"time each XLA setting in its own process, back to back, beside 'base': names "
                            f"({', '.join(benchmark.XLA_SETTINGS)}) or raw flags, comma-separated; the other options "
-                           "apply to each, e.g. --jit --skip env,episode,matmul,parts --xla_settings no_cmdbuf,cublaslt")
+                           "apply to each, e.g. --jit --skip env,episode,matmul,parts --xla_settings no_cmdbuf")
   args = parser.parse_args(argv)
   if args.xla_settings:
     each = benchmark.without_options(sys.argv[1:] if argv is None else argv, ('--xla_settings', '--out'))
