@@ -118,6 +118,21 @@ class Run:
            f'K{self.setting[3]}/ep{self.seed}'
 
 
+def xla_warning(gin_files, gpus):
+  """A one-line warning when runs get a GPU (`gpus` > 0) but none of the overlays `gin_files` turns XLA on for both
+  compiled functions (gin/gpu.gin does), else None. The README's GPU figures were all measured with XLA on."""
+  if not gpus:
+    return None
+  found = {}
+  for path in gin_files:
+    with open(cli.resolve(path)) as f:
+      found.update(rundir.bindings(f.read()))
+  if all(found.get(key) == 'True' for key in ('Learner.jit_compile', 'Agent.jit_compile')):
+    return None
+  return ('warning: the runs get a GPU but XLA stays off: add --gin_file=gin/gpu.gin (XLA on, as the README\'s GPU '
+          'figures were measured)')
+
+
 def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISODES, logs='logs', results='results',
          extra_gin_files=()):
   """The runs of a named matrix, cut down by tasks / variants / seeds. `extra_gin_files` (e.g. gin/gpu.gin) are

@@ -63,11 +63,14 @@ def main(argv=None):
     selected = sweep.runs(args.matrix, args.tasks and args.tasks.split(','),
                           args.variants and args.variants.split(','), seeds, args.episodes, args.logs, args.results,
                           args.gin_file)
+    warning = sweep.xla_warning(args.gin_file, args.gpus)
   except (ValueError, cli.ConfigError) as e:
     cli.fail(e)
   if args.status:
     print(sweep.status_table(selected, args.results))
     return
+  if warning:
+    print(warning, file=sys.stderr)
   if args.measure_sharing:
     cli.stop_on_signals()
     try:

@@ -79,12 +79,23 @@ def test_status_of_made_up_run_directories(tmp_path):
                                                    cli.EXIT_BUSY, cli.EXIT_INTERRUPTED, -signal.SIGTERM))
 
 
-def test_dry_run_summary_does_not_assume_what_sharing_a_gpu_gives():
+def test_dry_run_summary_states_the_measured_sharing():
   selected = sweep.runs('table1', ['cheetah'], seeds=[0, 1])
   alone, shared = sweep.plan_summary(selected, 1), sweep.plan_summary(selected, 0.25)
   assert '20-40 GPU-hours for these 2 runs one per GPU' in alone and 'share' not in alone
   assert '20-40 GPU-hours' in shared and '4 runs share a GPU' in shared and '1.42x the episodes per hour' in shared
   assert '--measure_sharing' in shared  # Where to measure it.
+
+
+def test_gpu_runs_without_xla_get_a_warning(tmp_path):
+  # Runs given a GPU with XLA off for either compiled function are warned about; gin/gpu.gin turns both on.
+  half = tmp_path / 'half.gin'
+  half.write_text('Learner.jit_compile = True\n')
+  assert sweep.xla_warning([], 0) is None and sweep.xla_warning([str(half)], 0) is None  # No GPU: nothing to say.
+  assert sweep.xla_warning(['gin/gpu.gin'], 1) is None and sweep.xla_warning(['gin/gpu.gin'], 0.25) is None
+  for gin_files in ([], ['gin/quick.gin'], [str(half)]):
+    warning = sweep.xla_warning(gin_files, 0.25)
+    assert warning.startswith('warning: ') and '--gin_file=gin/gpu.gin' in warning, gin_files
 
 
 def test_dry_run_checks_every_configuration(tmp_path):
