@@ -640,11 +640,10 @@ def compare_xla_settings(settings, argv, out=None):
   records, failed = [], []
   with tempfile.TemporaryDirectory() as tmp:
     for index, setting in enumerate(order):
-      env, path = dict(os.environ), os.path.join(tmp, f'{index}.jsonl')
-      joined = planet.merge_flags(env.get('XLA_FLAGS'), flags[setting])
-      if joined:  # XLA refuses an empty XLA_FLAGS.
-        env['XLA_FLAGS'] = joined
-      print(f'[{index + 1}/{len(order)}] {setting}: XLA_FLAGS={joined!r}', flush=True)
+      path = os.path.join(tmp, f'{index}.jsonl')
+      # Never empty (which XLA refuses): `import planet` put its defaults into XLA_FLAGS.
+      env = dict(os.environ, XLA_FLAGS=planet.merge_flags(os.environ.get('XLA_FLAGS'), flags[setting]))
+      print(f"[{index + 1}/{len(order)}] {setting}: XLA_FLAGS={env['XLA_FLAGS']!r}", flush=True)
       code = subprocess.run([sys.executable, os.path.join(cli.REPO_ROOT, 'scripts', 'benchmark.py'), *argv,
                              '--out', path], env=env, stdout=subprocess.DEVNULL, check=False).returncode
       if code:
