@@ -67,6 +67,26 @@ def resolve(path):
   raise ConfigError(f'gin file {path!r} not found (give a path relative to the repository root or a full path)')
 
 
+_INCLUDE = re.compile(r"""^include\s+(['"])(.+)\1\s*$""")
+
+
+def file_bindings(path, _including=()):
+  """{'Scope.param': 'value text'} of a gin file with the files it `include`s read first, as gin reads them (later
+  bindings win). Needs no gin parsing, so scripts/sweep.py can read overlays without TensorFlow."""
+  resolved = os.path.realpath(resolve(path))
+  if resolved in _including:
+    raise ConfigError(f'gin file {path!r} includes itself (through {" -> ".join(_including)})')
+  with open(resolved) as f:
+    text = f.read()
+  found = {}
+  for line in text.splitlines():
+    match = _INCLUDE.match(line.strip())
+    if match:
+      found.update(file_bindings(match.group(2), _including + (resolved,)))
+  found.update(rundir.bindings(text))
+  return found
+
+
 @functools.lru_cache(maxsize=None)
 def _add_search_path():
   """`include 'gin/base.gin'` lines resolve against the repository root too (added once per process)."""
@@ -222,8 +242,7 @@ def run_path(root, task, seed, overlays, gin_params=()):
   names = []
   for path in overlays:
     name = os.path.splitext(os.path.basename(path))[0]
-    with open(resolve(path)) as f:
-      keys = set(rundir.bindings(f.read()))
+    keys = set(file_bindings(path))
     if name not in ('base', task) and not (keys and keys <= set(rundir.EXECUTION_ONLY)):
       names.append(name)
   params = []

@@ -125,8 +125,7 @@ def xla_warning(gin_files, gpus):
     return None
   found = {}
   for path in gin_files:
-    with open(cli.resolve(path)) as f:
-      found.update(rundir.bindings(f.read()))
+    found.update(cli.file_bindings(path))  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
   if all(found.get(key) == 'True' for key in ('Learner.jit_compile', 'Agent.jit_compile')):
     return None
   return ('warning: the runs get a GPU but XLA stays off: add --gin_file=gin/gpu.gin (XLA on, as the README\'s GPU '

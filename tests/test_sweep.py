@@ -93,6 +93,9 @@ def test_gpu_runs_without_xla_get_a_warning(tmp_path):
   half.write_text('Learner.jit_compile = True\n')
   assert sweep.xla_warning([], 0) is None and sweep.xla_warning([str(half)], 0) is None  # No GPU: nothing to say.
   assert sweep.xla_warning(['gin/gpu.gin'], 1) is None and sweep.xla_warning(['gin/gpu.gin'], 0.25) is None
+  including = tmp_path / 'my_gpu.gin'  # An overlay that includes gin/gpu.gin turns XLA on as well.
+  including.write_text("include 'gin/gpu.gin'\ntrain.prefetch_device = '/GPU:0'\n")
+  assert sweep.xla_warning([str(including)], 1) is None
   for gin_files in ([], ['gin/quick.gin'], [str(half)]):
     warning = sweep.xla_warning(gin_files, 0.25)
     assert warning.startswith('warning: ') and '--gin_file=gin/gpu.gin' in warning, gin_files

@@ -250,3 +250,20 @@ def test_execution_only_bindings_keep_the_run_directory():
   cli.parse(gin_files, ['cem_plan.horizon = 8'])
   assert cli.default_logdir(gin_files, ['cem_plan.horizon=8']) == os.path.join(
       'logs', 'cheetah', 'planet+cem_plan.horizon=8', 'seed0')
+
+
+def test_overlays_are_read_with_the_files_they_include(tmp_path):
+  # Run directories are named from what an overlay binds with its includes (gin reads those first): an overlay that
+  # only includes gin/gpu.gin executes differently, one that includes an ablation is another experiment even if its
+  # own lines are execution-only; an include cycle is one line.
+  mine_gpu, mine_ssm = tmp_path / 'mine_gpu.gin', tmp_path / 'mine_ssm.gin'
+  mine_gpu.write_text("include 'gin/gpu.gin'\n")
+  mine_ssm.write_text('include "gin/ablations/ssm.gin"\nLearner.jit_compile = True\n')
+  assert cli.file_bindings(str(mine_gpu))['Agent.jit_compile'] == 'True'
+  assert cli.run_path('logs', 'cheetah', 0, [str(mine_gpu)]) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
+  assert cli.run_path('logs', 'cheetah', 0, [str(mine_ssm)]) == os.path.join('logs', 'cheetah', 'mine_ssm', 'seed0')
+  loop = tmp_path / 'loop.gin'
+  loop.write_text(f"include '{loop}'\n")
+  with pytest.raises(cli.ConfigError, match='includes itself'):
+    cli.file_bindings(str(loop))
+
