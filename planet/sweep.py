@@ -8,9 +8,11 @@ starts the script as a subprocess: TensorFlow and the renderer never load in the
 
 This module imports neither TensorFlow nor Ray at module level (Ray is imported by `launch`).
 """
+import ast
 import collections
 import ctypes
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ import time
 
 import numpy as np
 from tqdm import tqdm
+from tqdm.contrib import logging as tqdm_logging
 
 from planet import cli
 from planet import logger
@@ -218,7 +221,7 @@ def status(run, results='results'):
 
 
 def status_table(selected, results='results'):
-  """The --status table as text: one line per run, then counts per state."""
+  """The --status table as text: one line per run, then counts per state and the episodes done of planned."""
   lines, counts = [], collections.Counter()
   width = max([len(run.name) for run in selected] + [10])
   for run in selected:
@@ -228,7 +231,61 @@ def status_table(selected, results='results'):
   lines.append(', '.join(f'{counts[state]} {state}' for state in
                          ('done', 'running', 'partial', 'failed', 'not started') if counts[state]) +
                f' ({len(selected)} runs)')
+  lines.append(progress_line(progress(selected, results)))
   return '\n'.join(lines)
+
+
+# --- Progress of a sweep: episodes on disk against episodes planned, recounted from the run directories, so it is
+# the same whichever process (or sweep) wrote them. A long sweep shows it as a bar in a terminal, else as a log line.
+PROGRESS_SECONDS = 30  # How often a running sweep recounts its runs' episodes.
+PROGRESS_LOG_SECONDS = 1800  # Without a terminal, how often it logs the count as a line instead of drawing a bar.
+
+
+@functools.lru_cache(maxsize=None)
+def planned_episodes(gin_files):
+  """Episodes a training run with these gin files has when complete, all its tasks together (as scripts/train.py
+  counts them), read from the files' text without TensorFlow; None if they do not say."""
+  found = {}
+  for path in gin_files:
+    found.update(cli.file_bindings(path))
+  try:
+    total = int(found['train.total_episodes'])
+    tasks = ast.literal_eval(found.get('train.multitask_tasks', 'None')) or tasks_lib.names()
+  except (KeyError, ValueError, SyntaxError):  # Unbound, or a macro or expression that only gin can read.
+    return None
+  return total * (len(tasks) if ast.literal_eval(found.get('train.task', 'None')) == 'multitask' else 1)
+
+
+def progress(selected, results='results'):
+  """{'train': (episodes on disk, planned), 'truesim': (episodes done, planned)} over the selected runs, a kind only
+  where there are runs of it. A training run counts at most its planned episodes (its exit.json's count where the
+  gin files do not say)."""
+  counts = {}
+  for run in selected:
+    if run.kind == 'truesim':
+      done, planned = int(status(run, results)[0] == 'done'), 1
+    else:
+      done = len(replay.list_episodes(os.path.join(run.path, 'train_episodes'))) if os.path.isdir(run.path) else 0
+      planned = planned_episodes(tuple(run.gin_files)) or (rundir.read_exit(run.path) or {}).get('total_episodes')
+      planned = planned or done
+      done = min(done, planned)
+    before = counts.get(run.kind, (0, 0))
+    counts[run.kind] = (before[0] + done, before[1] + planned)
+  return counts
+
+
+def progress_line(counts, start=None, seconds=None):
+  """The counts of `progress` as one line; with the counts at the sweep's start and the seconds since, also the time
+  left at that pace (training episodes where there are any: they take the GPU-hours)."""
+  names = {'train': 'training episodes', 'truesim': 'true-simulator episodes'}
+  line = '; '.join(f'{done:,} of {planned:,} {names[kind]} ({100 * done / max(planned, 1):.1f}%)'
+                   for kind, (done, planned) in counts.items())
+  kind = 'train' if 'train' in counts else 'truesim'
+  gained = counts.get(kind, (0, 0))[0] - (start or {}).get(kind, (0, 0))[0]
+  if seconds and gained > 0:
+    left = (counts[kind][1] - counts[kind][0]) * seconds / gained
+    line += f'; about {left / 3600:.1f} h left at the pace since the sweep started'
+  return line
 
 
 def plan_summary(selected, gpus_per_run):
@@ -409,10 +466,12 @@ def collect(selected, results='results'):
 
 
 def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, results='results', threads=None,
-           ray_init=None):
+           ray_init=None, bar=None):
   """Runs every unfinished run as one Ray task (embedded single-machine Ray by default; `address='auto'` joins a
   cluster started with `ray start`). Crashes and lost workers are retried up to `retries` times; other exits are
-  reported. Returns {run name: (exit code, last line)} of the runs started."""
+  reported. While runs go on, their episodes are counted every PROGRESS_SECONDS: a progress bar with `bar` (default:
+  when stderr is a terminal), else a log line every PROGRESS_LOG_SECONDS. Returns {run name: (exit code, last line)}
+  of the runs started."""
   import ray  # pylint: disable=import-outside-toplevel  # Only the launcher needs Ray (an optional extra).
   todo = [run for run in selected if status(run, results)[0] in ('not started', 'partial', 'failed')]
   running = [run.name for run in selected if status(run, results)[0] == 'running']
@@ -439,13 +498,16 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
   if threading.current_thread() is threading.main_thread():  # Only the main thread may set handlers.
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     cli.stop_on_signals()
+  watch = _ProgressWatch(selected, results, sys.stderr.isatty() if bar is None else bar)
   try:
     while pending:
+      watch.update()
       # A wait with a timeout: a blocking one holds off Ctrl-C and SIGTERM until some run ends (hours).
       done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
       if not done:
         continue
       run = pending.pop(done[0])
+      watch.update(force=True)
       attempts[run.name] += 1
       try:
         code, line = ray.get(done[0])
@@ -467,9 +529,47 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
     ray.shutdown()
     raise
   finally:
+    watch.close()
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
   return outcomes
+
+
+class _ProgressWatch:
+  """The launcher's progress: `update()` recounts the runs' episodes every PROGRESS_SECONDS into a tqdm bar (its
+  time left is at the pace since the sweep started), or without a bar logs `progress_line` every
+  PROGRESS_LOG_SECONDS; log lines in between are printed above the bar."""
+
+  def __init__(self, selected, results, bar):
+    self.selected, self.results = selected, results
+    self.start = progress(selected, results)
+    self.kind = 'train' if 'train' in self.start else 'truesim'
+    self.started = self.counted = time.monotonic()
+    self.bar = self.redirect = None
+    if bar and self.kind in self.start:
+      done, planned = self.start[self.kind]
+      self.bar = tqdm(total=planned, initial=done, unit='episode', dynamic_ncols=True, smoothing=0,
+                      desc='training episodes' if self.kind == 'train' else 'true-simulator episodes')
+      self.redirect = tqdm_logging.logging_redirect_tqdm()
+      self.redirect.__enter__()
+
+  def update(self, force=False):
+    """Recounts once its interval has passed; a bar also at once with `force` (a run ended, or the sweep)."""
+    now = time.monotonic()
+    if not (force and self.bar) and now - self.counted < (PROGRESS_SECONDS if self.bar else PROGRESS_LOG_SECONDS):
+      return
+    self.counted = now
+    if self.bar:  # Only the kind it draws.
+      self.bar.n = progress([run for run in self.selected if run.kind == self.kind], self.results)[self.kind][0]
+      self.bar.refresh()
+    else:
+      logging.info('progress: %s', progress_line(progress(self.selected, self.results), self.start, now - self.started))
+
+  def close(self):
+    if self.bar:
+      self.update(force=True)
+      self.redirect.__exit__(None, None, None)
+      self.bar.close()
 
 
 # --- Runs per GPU (`scripts/sweep.py ... --measure_sharing 1,2,4`): one configuration run 1, 2, 4, ... at a time on

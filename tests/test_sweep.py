@@ -1,6 +1,7 @@
 """scripts/sweep.py: the paper's run matrix agrees with the figures, status is read from run directories, and the
 Ray launcher runs, retries a crashed run that then continues its counters, and starts nothing the second time;
 SIGTERM to the driver stops it and its runs cleanly."""
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from planet import figures
 from planet import logger
 from planet import rundir
 from planet import sweep
+from planet import tasks as tasks_lib
 
 
 def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path):
@@ -73,10 +75,26 @@ def test_status_of_made_up_run_directories(tmp_path):
       'cheetah/gru/seed0': ('failed', 'exit 3: the loss became nan at grad step 9'),
       'cheetah/gru/seed1': ('running', '3 episodes'),
       'cheetah/ssm/seed0': ('not started', ''), 'cheetah/ssm/seed1': ('not started', '')}
-  assert table.splitlines()[-1] == '1 done, 1 running, 1 partial, 1 failed, 2 not started (6 runs)'
+  assert table.splitlines()[-2] == '1 done, 1 running, 1 partial, 1 failed, 2 not started (6 runs)'
+  # Episodes on disk of planned (gin/base.gin's 1000 per run): 1000 + 40 + 12 + 3 of 6000.
+  assert sweep.progress(runs) == {'train': (1055, 6000)}
+  assert table.splitlines()[-1] == '1,055 of 6,000 training episodes (17.6%)'
+  assert sweep.progress_line({'train': (1055, 6000)}, {'train': (1000, 6000)}, 3600).endswith(
+      '; about 89.9 h left at the pace since the sweep started')  # 55 episodes an hour, 4945 to go.
   assert sweep.retriable(cli.EXIT_CRASH) and sweep.retriable(-signal.SIGKILL)
   assert not any(sweep.retriable(code) for code in (cli.EXIT_OK, cli.EXIT_BAD_INPUT, cli.EXIT_DIVERGED,
                                                    cli.EXIT_BUSY, cli.EXIT_INTERRUPTED, -signal.SIGTERM))
+
+
+def test_planned_episodes_are_read_from_the_gin_files(tmp_path):
+  # As scripts/train.py counts them: train.total_episodes per task (overlays win), times the tasks of a multitask run.
+  quick, = sweep.runs('table1', ['cartpole'], seeds=[0], extra_gin_files=['gin/quick.gin'])
+  multitask, = sweep.runs('fig6', variants=['multitask'], seeds=[0])
+  assert sweep.planned_episodes(quick.gin_files) == 150
+  assert sweep.planned_episodes(multitask.gin_files) == 1000 * len(tasks_lib.names())
+  macro = tmp_path / 'macro.gin'  # What only gin can evaluate is not guessed.
+  macro.write_text('EPISODES = 10\ntrain.total_episodes = %EPISODES\n')
+  assert sweep.planned_episodes(('gin/cartpole.gin', str(macro))) is None
 
 
 def test_dry_run_summary_states_the_measured_sharing():
@@ -189,7 +207,7 @@ def _pid_of(argument):
 
 
 @pytest.mark.slow
-def test_ray_launcher_retries_a_crash_and_resumes(tmp_path):
+def test_ray_launcher_retries_a_crash_and_resumes(tmp_path, caplog, monkeypatch):
   ray = pytest.importorskip('ray')
   overlay = tmp_path / 'fake.gin'
   overlay.write_text("train.task = 'fake'\nmake_env.max_env_steps = 20\ntrain.total_episodes = 4\n")
@@ -210,8 +228,10 @@ def test_ray_launcher_retries_a_crash_and_resumes(tmp_path):
   watcher = threading.Thread(target=crash_first_run, daemon=True)
   watcher.start()
   try:
-    outcomes = sweep.launch(runs, cpus=1, retries=2, results=str(tmp_path / 'results'),
-                            ray_init=dict(num_cpus=2, include_dashboard=False, log_to_driver=False))
+    with caplog.at_level(logging.INFO):  # Without a bar, the progress is logged (here at every recount).
+      monkeypatch.setattr(sweep, 'PROGRESS_LOG_SECONDS', 0)
+      outcomes = sweep.launch(runs, cpus=1, retries=2, results=str(tmp_path / 'results'), bar=False,
+                              ray_init=dict(num_cpus=2, include_dashboard=False, log_to_driver=False))
     watcher.join(timeout=10)
     assert crashed, 'the first run finished before it could be killed'
     assert outcomes == {run.name: (cli.EXIT_OK, outcomes[run.name][1]) for run in runs}
@@ -219,6 +239,8 @@ def test_ray_launcher_retries_a_crash_and_resumes(tmp_path):
     records = logger.read_metrics(runs[0].path)
     assert [r['episodes'] for r in records] == [1, 2, 3, 4]  # Counters continue after the crash.
     assert [r['grad_steps'] for r in records] == sorted(r['grad_steps'] for r in records)
+    counted = [int(m.split(' of 8 training')[0].split()[-1]) for m in caplog.messages if m.startswith('progress: ')]
+    assert counted[0] < 8 and counted == sorted(counted), counted  # Recounted from the run directories as they grow.
     assert all(sweep.status(run)[0] == 'done' for run in runs)
     assert sweep.launch(runs, cpus=1) == {}  # A second sweep call starts nothing.
     copied = sweep.collect(runs, str(tmp_path / 'results'))
