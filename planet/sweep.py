@@ -12,7 +12,6 @@ import ast
 import collections
 import ctypes
 import dataclasses
-import functools
 import json
 import logging
 import os
@@ -241,7 +240,6 @@ PROGRESS_SECONDS = 30  # How often a running sweep recounts its runs' episodes.
 PROGRESS_LOG_SECONDS = 1800  # Without a terminal, how often it logs the count as a line instead of drawing a bar.
 
 
-@functools.lru_cache(maxsize=None)
 def planned_episodes(gin_files):
   """Episodes a training run with these gin files has when complete, all its tasks together (as scripts/train.py
   counts them), read from the files' text without TensorFlow; None if they do not say."""
@@ -266,7 +264,7 @@ def progress(selected, results='results'):
       done, planned = int(status(run, results)[0] == 'done'), 1
     else:
       done = len(replay.list_episodes(os.path.join(run.path, 'train_episodes'))) if os.path.isdir(run.path) else 0
-      planned = planned_episodes(tuple(run.gin_files)) or (rundir.read_exit(run.path) or {}).get('total_episodes')
+      planned = planned_episodes(run.gin_files) or (rundir.read_exit(run.path) or {}).get('total_episodes')
       planned = planned or done
       done = min(done, planned)
     before = counts.get(run.kind, (0, 0))
