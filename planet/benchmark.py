@@ -321,11 +321,9 @@ def update_times(learner, sizes, steps, rounds, device=None):
     variants[device] = training.batch_to_device(device)
   times = {name: [] for name in variants}
   with tempfile.TemporaryDirectory() as tmp:
-    replay, length = replay_lib.Replay(tmp), 2 * sizes['length']
-    for _ in range(4):
-      replay.add({'image': rng.randint(0, 256, (length, *networks.IMAGE_SHAPE)).astype(np.uint8),
-                  'action': rng.uniform(-1, 1, (length, sizes['action'])).astype(np.float32),
-                  'reward': rng.uniform(0, 1, length).astype(np.float32)})
+    replay, episodes = replay_lib.Replay(tmp), _random_batch(rng, 4, 2 * sizes['length'])
+    for index in range(4):  # Four episodes of noise, twice a chunk long each.
+      replay.add({key: value[index] for key, value in episodes.items()})
     for round_index in range(-1, rounds):  # Round -1 warms up (a first call compiles), untimed.
       for name, transform in variants.items():
         prefetch = replay_lib.Prefetcher(replay, sizes['batch'], sizes['length'], seed=round_index + 1,
