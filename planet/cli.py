@@ -87,6 +87,14 @@ def file_bindings(path, _including=()):
   return found
 
 
+def files_bindings(paths):
+  """`file_bindings` of several gin files read in order, as `--gin_file`s are: later bindings win."""
+  found = {}
+  for path in paths:
+    found.update(file_bindings(path))
+  return found
+
+
 @functools.lru_cache(maxsize=None)
 def _add_search_path():
   """`include 'gin/base.gin'` lines resolve against the repository root too (added once per process)."""

@@ -125,9 +125,7 @@ def xla_warning(gin_files, gpus):
   compiled functions (gin/gpu.gin does), else None. The README's GPU figures were all measured with XLA on."""
   if not gpus:
     return None
-  found = {}
-  for path in gin_files:
-    found.update(cli.file_bindings(path))  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
+  found = cli.files_bindings(gin_files)  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
   if all(found.get(key) == 'True' for key in ('Learner.jit_compile', 'Agent.jit_compile')):
     return None
   return ('warning: the runs get a GPU but XLA stays off: add --gin_file=gin/gpu.gin (XLA on, as the README\'s GPU '
@@ -243,9 +241,7 @@ PROGRESS_LOG_SECONDS = 1800  # Without a terminal, how often it logs the count a
 def planned_episodes(gin_files):
   """Episodes a training run with these gin files has when complete, all its tasks together (as scripts/train.py
   counts them), read from the files' text without TensorFlow; None if they do not say."""
-  found = {}
-  for path in gin_files:
-    found.update(cli.file_bindings(path))
+  found = cli.files_bindings(gin_files)
   try:
     total = int(found['train.total_episodes'])
     tasks = ast.literal_eval(found.get('train.multitask_tasks', 'None')) or tasks_lib.names()
