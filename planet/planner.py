@@ -2,6 +2,11 @@
 
 `cem_plan(belief, dynamics, reward_fn, seed, ...)` reads nothing but its arguments: the model is handed in
 through the state-space-model interface (`replicate`, `imagine`, `features`) and a reward function of features.
+
+Two choices follow the authors' code, which made the published numbers, where Algorithm 2 as printed differs
+(faithfulness rule 3; the printed versions are gin overlays): every candidate starts from the filter's one posterior
+sample, tiled (`resample_belief=False`; line 5 as printed draws a belief sample per candidate), and a candidate's
+return discounts its predicted rewards by 0.99 per step (`discount`; line 6 as printed sums them).
 """
 import gin
 import tensorflow as tf
@@ -28,20 +33,29 @@ def refit(candidates, returns, top_k, std_estimator):
 
 @gin.configurable(denylist=['belief', 'dynamics', 'reward_fn', 'action_size', 'seed'])
 def cem_plan(belief, dynamics, reward_fn, action_size, seed, horizon=12, iterations=10, candidates=1000,
-             top_k=100, std_estimator='std', action_low=-1.0, action_high=1.0):
-  """Returns the first mean action [A] of the refined action belief for a batch-1 `belief` state."""
+             top_k=100, std_estimator='std', discount=0.99, resample_belief=False, action_low=-1.0, action_high=1.0):
+  """Returns the first mean action [A] of the refined action belief for a batch-1 `belief` state.
+
+  A candidate's return is sum_k discount^k E[r_{t+k+1}] over the horizon (1.0: Algorithm 2, line 6 as printed).
+  `resample_belief`: each candidate starts from its own sample of the belief (`dynamics.replicate`, Algorithm 2,
+  line 5 as printed) instead of the belief state as given, the filter's one sample, tiled (the authors' code).
+  """
+  if not 0.0 < discount <= 1.0:
+    raise ValueError(f'cem_plan.discount must be in (0, 1] (1.0: the undiscounted sum of Algorithm 2), got {discount}')
   top_k = min(top_k, candidates)
   seeds = tf.random.experimental.stateless_split(seed, iterations)
+  weights = discount ** tf.range(horizon, dtype=tf.float32)  # [H]: 1, discount, discount^2, ...
+  tiled = tf.nest.map_structure(lambda x: tf.repeat(x, candidates, axis=0), belief)
 
   def iteration(i, mean, std):
     action_seed, belief_seed, model_seed = tf.unstack(tf.random.experimental.stateless_split(seeds[i], 3))
     # Line 4: J candidate sequences from the factorized Normal belief, clipped to the action bounds.
     actions = tfd.Normal(mean, std).sample(candidates, seed=action_seed)
     actions = tf.clip_by_value(actions, action_low, action_high)
-    # Lines 5-6: belief samples, open-loop priors and the sum of expected rewards over the horizon.
-    start = dynamics.replicate(belief, candidates, belief_seed)
+    # Lines 5-6: the start states, open-loop priors and the (discounted) sum of expected rewards over the horizon.
+    start = dynamics.replicate(belief, candidates, belief_seed) if resample_belief else tiled
     states = dynamics.imagine(actions, start, model_seed)
-    returns = tf.reduce_sum(reward_fn(dynamics.features(states)), 1)
+    returns = tf.reduce_sum(reward_fn(dynamics.features(states)) * weights, 1)
     mean, std = refit(actions, returns, top_k, std_estimator)
     return i + 1, mean, std
 

@@ -33,9 +33,13 @@ def test_base_gin_holds_the_published_runs_defaults():
   _parse()
   assert gin.query_parameter('WorldModel.reward_scale') == 10.0
   assert gin.query_parameter('cem_plan.std_estimator') == 'std'
+  assert gin.query_parameter('cem_plan.discount') == 0.99
+  assert gin.query_parameter('cem_plan.resample_belief') is False
   assert gin.query_parameter('WorldModel.kl_scale') == 1.0
   # The code defaults agree with the gin file, so library users without gin get the same agent.
-  assert inspect.signature(planner.cem_plan).parameters['std_estimator'].default == 'std'
+  plan_defaults = inspect.signature(planner.cem_plan).parameters
+  assert plan_defaults['std_estimator'].default == 'std'
+  assert plan_defaults['discount'].default == 0.99 and plan_defaults['resample_belief'].default is False
   assert inspect.signature(world_model.WorldModel).parameters['reward_scale'].default == 10.0
   # The true-simulator planner (Table 1's last row) shares the refit and its default.
   assert inspect.signature(true_sim.play_episode).parameters['std_estimator'].default == 'std'
@@ -45,6 +49,17 @@ def test_printed_paper_overlays_switch_the_defaults_back():
   _parse('ablations/reward_unscaled.gin', 'ablations/cem_printed_spread.gin')
   assert gin.query_parameter('WorldModel.reward_scale') == 1.0
   assert gin.query_parameter('cem_plan.std_estimator') == 'paper'
+  _parse('ablations/cem_printed_return.gin')
+  assert gin.query_parameter('cem_plan.discount') == 1.0
+  assert gin.query_parameter('cem_plan.resample_belief') is False
+  _parse('ablations/cem_printed_belief.gin')
+  assert gin.query_parameter('cem_plan.resample_belief') is True
+  assert gin.query_parameter('cem_plan.discount') == 0.99
+  # Algorithm 2 as printed: all three planner choices in one overlay.
+  _parse('ablations/cem_printed.gin')
+  assert gin.query_parameter('cem_plan.std_estimator') == 'paper'
+  assert gin.query_parameter('cem_plan.discount') == 1.0
+  assert gin.query_parameter('cem_plan.resample_belief') is True
 
 
 def test_reward_scale_enters_the_loss():

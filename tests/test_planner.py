@@ -56,22 +56,111 @@ def _small_model(kind):
   return model(stochastic_size=4, deterministic_size=12, **sizes, **({'mean_only': True} if kind == 'rnn' else {}))
 
 
-@pytest.mark.parametrize('kind', ['rssm', 'rnn', 'ssm', 'gru', 'drnn'])
-def test_cem_plan_matches_algorithm_2_written_out(kind):
-  # Algorithm 2 written out eagerly with the model interface's `imagine`, the same seeds and the same refit: the
-  # compiled planner's first action must equal it for every model (a faster planner must keep this).
-  tf.random.set_seed(3)
-  model = _small_model(kind)
-  weights = tf.random.normal([model.feature_size])
-  reward_fn = lambda features: tf.tensordot(features, weights, 1)
-  horizon, iterations, candidates, top_k = 4, 3, 50, 5
-  belief, seed = model.initial(1), tf.constant([8, 9])
+def _algorithm_2(model, belief, reward_fn, seed, horizon, iterations, candidates, top_k, discount, resample):
+  """Algorithm 2 written out eagerly with the model interface's `imagine`, the same seeds and the same refit."""
   mean, std = tf.zeros([horizon, 2]), tf.ones([horizon, 2])
   for iteration_seed in tf.random.experimental.stateless_split(seed, iterations):
     action_seed, belief_seed, model_seed = tf.unstack(tf.random.experimental.stateless_split(iteration_seed, 3))
     actions = tf.clip_by_value(planner.tfd.Normal(mean, std).sample(candidates, seed=action_seed), -1, 1)
-    states = model.imagine(actions, model.replicate(belief, candidates, belief_seed), model_seed)
-    mean, std = planner.refit(actions, tf.reduce_sum(reward_fn(model.features(states)), 1), top_k, 'std')
-  plan = tf.function(lambda s: planner.cem_plan(belief, model, reward_fn, 2, s, horizon=horizon,
-                                                iterations=iterations, candidates=candidates, top_k=top_k))
-  np.testing.assert_allclose(plan(seed).numpy(), mean[0].numpy(), rtol=1e-5, atol=1e-5)
+    if resample:
+      start = model.replicate(belief, candidates, belief_seed)
+    else:
+      start = {key: tf.concat([value] * candidates, 0) for key, value in belief.items()}
+    rewards = reward_fn(model.features(model.imagine(actions, start, model_seed))).numpy()
+    returns = sum(discount ** k * rewards[:, k] for k in range(horizon))
+    mean, std = planner.refit(actions, tf.constant(returns, tf.float32), top_k, 'std')
+  return mean[0].numpy()
+
+
+@pytest.mark.parametrize('kind', ['rssm', 'rnn', 'ssm', 'gru', 'drnn'])
+@pytest.mark.parametrize('discount,resample', [(0.99, False), (1.0, True)], ids=['code', 'printed'])
+def test_cem_plan_matches_algorithm_2_written_out(kind, discount, resample):
+  # The compiled planner's first action must equal Algorithm 2 written out for every model, with the authors'
+  # choices (the defaults: the belief tiled, returns discounted) and as printed (a faster planner must keep this).
+  tf.random.set_seed(3)
+  model = _small_model(kind)
+  weights = tf.random.normal([model.feature_size])
+  reward_fn = lambda features: tf.tensordot(features, weights, 1)
+  sizes = dict(horizon=4, iterations=3, candidates=50, top_k=5)
+  # A belief with a spread, as the filter gives, so that resampling it differs from tiling it.
+  belief = tf.nest.map_structure(lambda x: x + 0.5, model.initial(1))
+  seed = tf.constant([8, 9])
+  hand = _algorithm_2(model, belief, reward_fn, seed, discount=discount, resample=resample, **sizes)
+  plan = tf.function(lambda s: planner.cem_plan(belief, model, reward_fn, 2, s, discount=discount,
+                                                resample_belief=resample, **sizes))
+  np.testing.assert_allclose(plan(seed).numpy(), hand, rtol=1e-5, atol=1e-5)
+
+
+class _Delayed(ToyModel):
+  """A one-dimensional toy whose reward arrives at step 0 for a first action below 0, and two at the last step of a
+  two-step horizon otherwise, as the state's features carry it: the plain sum prefers waiting (2 > 1.99 / 0.99), a
+  discount below 0.5 prefers the reward now."""
+
+  def img_step(self, prev_state, prev_action, seed):
+    del seed
+    return {'x': prev_state['x'] + 1.0 + 0.0 * prev_action, 'a': prev_action}
+
+  def initial(self, batch_size):
+    return {'x': tf.zeros([batch_size, 1]), 'a': tf.zeros([batch_size, 1])}
+
+  def features(self, state):
+    return tf.concat([state['x'], state['a']], -1)
+
+
+def test_discount_weighs_later_rewards_by_hand():
+  model = _Delayed(1)
+  belief = model.initial(1)
+  # The reward of a step by hand: 1 at step 1 (x = 1) if the first action was negative, 2 at step 2 (x = 2) if it was
+  # not. Returns: 1 against 2 x discount.
+  first = {}
+
+  def reward_fn(features):
+    x, a = features[..., 0], features[..., 1]
+    step1 = tf.cast(tf.equal(x, 1.0), tf.float32)
+    first['a'] = a[:, :1]  # The first action of each candidate, at step 1.
+    step2 = tf.cast(tf.equal(x, 2.0), tf.float32)
+    sign = tf.cast(first['a'] < 0, tf.float32)  # [J, 1]
+    return step1 * sign + 2.0 * step2 * (1.0 - sign)
+
+  def plan(discount):
+    fn = tf.function(lambda s: planner.cem_plan(belief, model, reward_fn, 1, s, horizon=2, iterations=4,
+                                                candidates=200, top_k=20, discount=discount))
+    return float(fn(tf.constant([4, 5])).numpy()[0])
+
+  assert plan(1.0) > 0.3  # 2 later beats 1 now: the first action stays non-negative.
+  assert plan(0.99) > 0.3  # 1.98 still beats 1.
+  assert plan(0.4) < -0.3  # 0.8 loses to 1 now: the first action turns negative.
+
+
+def test_default_plan_starts_every_candidate_from_the_given_belief():
+  from planet.models import rssm
+  tf.random.set_seed(0)
+  model = rssm.RSSM(action_size=1, embed_size=4, stochastic_size=3, deterministic_size=5, hidden_size=6)
+  belief = {'mean': tf.constant([[0.5, -0.5, 1.0]]), 'std': tf.constant([[1.0, 1.0, 1.0]]),
+            'stoch': tf.constant([[2.0, 2.0, 2.0]]), 'deter': tf.ones([1, 5])}
+  starts = {}
+
+  class Recording:  # The RSSM, recording the start states the planner hands to `imagine`.
+    def __getattr__(self, name):
+      return getattr(model, name)
+
+    def imagine(self, action, state, seed):
+      starts.setdefault('stoch', state['stoch'])
+      return model.imagine(action, state, seed)
+
+  reward_fn = lambda features: features[..., 0]
+  for resample in (False, True):
+    starts.clear()
+    planner.cem_plan(belief, Recording(), reward_fn, 1, tf.constant([0, 1]), horizon=2, iterations=1,
+                     candidates=64, top_k=4, resample_belief=resample)
+    stoch = starts['stoch'].numpy()
+    if resample:  # Algorithm 2 as printed: 64 draws from Normal(mean, std).
+      assert stoch.std(0).min() > 0.5 and np.abs(stoch.mean(0) - [0.5, -0.5, 1.0]).max() < 0.4
+    else:  # The authors' code: the belief's own sample, 64 times.
+      np.testing.assert_array_equal(stoch, np.full([64, 3], 2.0, np.float32))
+
+
+def test_discount_must_be_a_fraction():
+  model = ToyModel(1)
+  with pytest.raises(ValueError, match='discount must be in'):
+    planner.cem_plan(model.initial(1), model, lambda x: x[..., 0], 1, tf.constant([0, 1]), discount=1.5)
