@@ -102,6 +102,9 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
 # neither name the run directory nor block a resume.
 EXECUTION_ONLY = ('Learner.jit_compile', 'Agent.jit_compile', 'time_loop.unroll', 'train_step/time_loop.unroll',
                   'act/time_loop.unroll', 'train.prefetch_device', 'train.total_episodes', 'transposed_convs.rewrite')
+# Bindings that gin/base.gin gained after runs had been recorded, with the value that those runs had without them
+# (the code's behaviour then): a run directory recorded before a binding existed resumes where it has that value.
+IMPLICIT_BEFORE = {'cem_plan.discount': '1.0', 'cem_plan.resample_belief': 'True'}  # Both added in session 15.
 _BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
 
 
@@ -145,10 +148,14 @@ def check_same_experiment(logdir, config_text):
     return
   with open(path) as f:
     recorded = json.load(f)
+  implicit = {key: value for key, value in IMPLICIT_BEFORE.items() if key not in recorded}
+  recorded = {**implicit, **recorded}
   differing = sorted(set(recorded) | set(current), key=str)
   differing = [key for key in differing if recorded.get(key) != current.get(key)]
   if differing:
-    shown = '; '.join(f'{key}: {recorded.get(key, "(unset)")} -> {current.get(key, "(unset)")}' for key in differing[:4])
+    def before(key):
+      return f'{recorded[key]} (unset, as before the binding existed)' if key in implicit else recorded.get(key, '(unset)')
+    shown = '; '.join(f'{key}: {before(key)} -> {current.get(key, "(unset)")}' for key in differing[:4])
     more = f' and {len(differing) - 4} more' if len(differing) > 4 else ''
     raise RunDirError(f'{logdir} holds another experiment ({shown}{more}); resume it with its original settings, '
                       'or give this one another --logdir')
