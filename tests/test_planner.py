@@ -91,45 +91,38 @@ def test_cem_plan_matches_algorithm_2_written_out(kind, discount, resample):
   np.testing.assert_allclose(plan(seed).numpy(), hand, rtol=1e-5, atol=1e-5)
 
 
-class _Delayed(ToyModel):
-  """A one-dimensional toy whose reward arrives at step 0 for a first action below 0, and two at the last step of a
-  two-step horizon otherwise, as the state's features carry it: the plain sum prefers waiting (2 > 1.99 / 0.99), a
-  discount below 0.5 prefers the reward now."""
-
-  def img_step(self, prev_state, prev_action, seed):
-    del seed
-    return {'x': prev_state['x'] + 1.0 + 0.0 * prev_action, 'a': prev_action}
+class _Counter(ToyModel):
+  """State: the step count x and the last action a; features [x, a]."""
 
   def initial(self, batch_size):
     return {'x': tf.zeros([batch_size, 1]), 'a': tf.zeros([batch_size, 1])}
+
+  def img_step(self, prev_state, prev_action, seed):
+    del seed
+    return {'x': prev_state['x'] + 1.0, 'a': prev_action}
 
   def features(self, state):
     return tf.concat([state['x'], state['a']], -1)
 
 
 def test_discount_weighs_later_rewards_by_hand():
-  model = _Delayed(1)
-  belief = model.initial(1)
-  # The reward of a step by hand: 1 at step 1 (x = 1) if the first action was negative, 2 at step 2 (x = 2) if it was
-  # not. Returns: 1 against 2 x discount.
-  first = {}
+  # Over a horizon of 2: a negative first action earns 1 at step 1, any other earns 2 at step 2. By hand, the returns
+  # are 1 against 2 x discount, so the plan's first action is non-negative for discounts above 0.5 (the plain sum
+  # and 0.99 alike) and negative below.
+  model = _Counter(1)
 
-  def reward_fn(features):
-    x, a = features[..., 0], features[..., 1]
-    step1 = tf.cast(tf.equal(x, 1.0), tf.float32)
-    first['a'] = a[:, :1]  # The first action of each candidate, at step 1.
-    step2 = tf.cast(tf.equal(x, 2.0), tf.float32)
-    sign = tf.cast(first['a'] < 0, tf.float32)  # [J, 1]
-    return step1 * sign + 2.0 * step2 * (1.0 - sign)
+  def reward_fn(features):  # [J, H, 2]
+    step, first = features[..., 0], features[:, :1, 1]
+    now = tf.cast(first < 0, tf.float32)
+    return tf.cast(tf.equal(step, 1.0), tf.float32) * now + 2.0 * tf.cast(tf.equal(step, 2.0), tf.float32) * (1 - now)
 
   def plan(discount):
-    fn = tf.function(lambda s: planner.cem_plan(belief, model, reward_fn, 1, s, horizon=2, iterations=4,
+    fn = tf.function(lambda s: planner.cem_plan(model.initial(1), model, reward_fn, 1, s, horizon=2, iterations=4,
                                                 candidates=200, top_k=20, discount=discount))
     return float(fn(tf.constant([4, 5])).numpy()[0])
 
-  assert plan(1.0) > 0.3  # 2 later beats 1 now: the first action stays non-negative.
-  assert plan(0.99) > 0.3  # 1.98 still beats 1.
-  assert plan(0.4) < -0.3  # 0.8 loses to 1 now: the first action turns negative.
+  assert plan(1.0) > 0.3 and plan(0.99) > 0.3
+  assert plan(0.4) < -0.3
 
 
 def test_default_plan_starts_every_candidate_from_the_given_belief():
