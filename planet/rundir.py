@@ -103,7 +103,8 @@ def collect_run(logdir, results_root, task=None, variant=None, seed=None):
 EXECUTION_ONLY = ('Learner.jit_compile', 'Agent.jit_compile', 'time_loop.unroll', 'train_step/time_loop.unroll',
                   'act/time_loop.unroll', 'train.prefetch_device', 'train.total_episodes', 'transposed_convs.rewrite')
 # Bindings that gin/base.gin gained after runs had been recorded, with the value that those runs had without them
-# (the code's behaviour then): a run directory recorded before a binding existed resumes where it has that value.
+# (the code's behaviour then): a run directory recorded before a binding existed resumes where it is bound to that
+# value (a configuration that binds neither, without gin/base.gin, is compared as it is).
 IMPLICIT_BEFORE = {'cem_plan.discount': '1.0', 'cem_plan.resample_belief': 'True'}  # Both added in session 15.
 _BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
 
@@ -148,7 +149,7 @@ def check_same_experiment(logdir, config_text):
     return
   with open(path) as f:
     recorded = json.load(f)
-  implicit = {key: value for key, value in IMPLICIT_BEFORE.items() if key not in recorded}
+  implicit = {key: value for key, value in IMPLICIT_BEFORE.items() if key not in recorded and key in current}
   recorded = {**implicit, **recorded}
   differing = sorted(set(recorded) | set(current), key=str)
   differing = [key for key in differing if recorded.get(key) != current.get(key)]

@@ -102,6 +102,8 @@ def test_runs_recorded_before_a_binding_existed_resume_with_its_earlier_value(tm
     rundir.check_same_experiment(str(tmp_path), old + 'cem_plan.discount = 0.99\ncem_plan.resample_belief = False\n')
   assert 'cem_plan.discount: 1.0 (unset, as before the binding existed) -> 0.99' in str(error.value)
   assert 'cem_plan.resample_belief: True (unset, as before the binding existed) -> False' in str(error.value)
+  # A configuration that binds neither (one without gin/base.gin) is compared as it is.
+  rundir.check_same_experiment(str(tmp_path), old)
   # A run that records the binding keeps its own value.
   rundir.check_same_experiment(str(tmp_path / 'new'), old + 'cem_plan.discount = 0.99\n')
   with pytest.raises(rundir.RunDirError, match=r'cem_plan.discount: 0.99 -> 1.0'):
