@@ -13,9 +13,8 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 # through EGL on the same GPU, and sweeps may put several runs on one GPU, so memory grows as needed instead.
 os.environ.setdefault('TF_FORCE_GPU_ALLOW_GROWTH', 'true')
 # On a GPU, XLA replays each while loop's kernels as one CUDA graph, so the train step's gradient loop (whose trip
-# count XLA cannot prove) no longer waits on the host after every step (as XLA's source reads: WhileThunk). H100,
-# one process per setting, back to back (README, Running on a GPU): train step 32.4 ms against 37.9 ms, plan call
-# 8.96 against 9.83 ms (session 13; session 10: 31.8 against 35.1-40.9 ms). XLA drops it by itself where the CUDA
+# count XLA cannot prove) no longer waits on the host after every step (as XLA's source reads: WhileThunk); the
+# measured gain is in docs/performance.md. XLA drops it by itself where the CUDA
 # driver or runtime is older than 12.3, and CPUs ignore it. Kept out where the user's XLA_FLAGS set command buffers
 # themselves; XLA's own default is `--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL`.
 XLA_DEFAULT_FLAGS = ('--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL',)

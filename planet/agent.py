@@ -62,8 +62,8 @@ class Agent:
 class RandomAgent:
   """Random actions (seed episodes of Algorithm 1, line 1; random collection of Fig. 5).
 
-  `distribution='uniform'`: Uniform(-1, 1), the paper's "random actions"; `'clipped_normal'`: clip(Normal(0, 1),
-  -1, 1), the authors' code (gin/ablations/code_random_actions.gin).
+  `distribution='uniform'`: Uniform(-1, 1), the paper's "random actions" and the authors' code's at every commit;
+  `'clipped_normal'`: clip(Normal(0, 1), -1, 1), an option (gin/ablations/clipped_normal_actions.gin).
   """
 
   def __init__(self, action_size, rng, distribution='uniform'):

@@ -1,27 +1,40 @@
 """Reading finished runs from results/ and the statistics of the paper's figures (no TensorFlow here).
 
-Layout: results/<task>/<variant>/seed<N>/metrics.jsonl (+ operative_config.gin). Test points pool the test
+Layout: results/<task>/<config>/seed<N>/metrics.jsonl (+ config.gin, run.json), where <config> is the name
+scripts/train.py gave the run directory (its overlays and bindings, `planet` for none). Test points pool the test
 trajectories of every seed at the same episode count, as the paper's curves do ("median and percentiles 5 to 95
 over 5 seeds and 10 trajectories").
+
+A run is drawn under its name only when its recorded configuration is what that name means today (`check_settings`):
+a run without config.gin has unknown settings, and a run whose bindings differ from its overlays' is listed as not
+drawn, with the bindings that differ.
 """
+import ast
 import collections
 import csv
+import json
 import os
 import re
 
 import numpy as np
 
+from planet import cli
 from planet import rundir
 from planet import sweep
 from planet import tasks as tasks_lib
 
 
 # One finished run's records as read from results/ (planet.evaluation.LoadedRun is a run reloaded with its model).
-RunRecords = collections.namedtuple('RunRecords', 'task variant seed path records')
+# `variant` is the name the figures group by (`config`, or `multitask` for a one-agent-all-tasks run), `settings`
+# the result of check_settings: (state, reason) with state 'checked', 'unknown' or 'differs'; `info` is run.json.
+RunRecords = collections.namedtuple('RunRecords', 'task variant seed path records config settings info',
+                                    defaults=('', ('checked', ''), {}))
+RUN_RECORD = 'run.json'  # Written when a run is collected: where, with what and on which machine it ran.
 
 
-def find_runs(root):
-  """Every results/<task>/<variant>/seed<N>/metrics.jsonl under `root`."""
+def find_runs(root, gin_dir=None):
+  """Every results/<task>/<config>/seed<N>/metrics.jsonl under `root`, each with its settings checked against the
+  gin files of `gin_dir` (default: the repository's gin/)."""
   runs = []
   if not os.path.isdir(root):
     return runs
@@ -35,18 +48,81 @@ def find_runs(root):
         path = os.path.join(task_dir, variant, seed_dir)
         if match and os.path.exists(os.path.join(path, 'metrics.jsonl')):
           records = rundir.last_per_episode(rundir.read_jsonl(os.path.join(path, 'metrics.jsonl')))
+          settings = check_settings(path, 'multitask' if task == 'multitask' else task, variant, gin_dir)
+          info = read_run_record(path)
           if task == 'multitask':
-            runs.extend(_split_multitask(variant, int(match.group(1)), path, records))
+            runs.extend(_split_multitask(variant, int(match.group(1)), path, records, settings, info))
           else:
-            runs.append(RunRecords(task, variant, int(match.group(1)), path, records))
+            runs.append(RunRecords(task, variant, int(match.group(1)), path, records, variant, settings, info))
   return runs
 
 
-def _split_multitask(variant, seed, path, records):
+def _split_multitask(variant, seed, path, records, settings, info):
   """A one-agent-all-tasks run becomes one run per task, named `multitask` (or `multitask-<variant>`)."""
   name = 'multitask' if variant == 'planet' else f'multitask-{variant}'
   tasks = sorted({record['task'] for record in records if 'task' in record})
-  return [RunRecords(task, name, seed, path, [r for r in records if r.get('task') == task]) for task in tasks]
+  return [RunRecords(task, name, seed, path, [r for r in records if r.get('task') == task], variant, settings, info)
+          for task in tasks]
+
+
+def read_run_record(path):
+  """A collected run's run.json ({} where there is none)."""
+  try:
+    with open(os.path.join(path, RUN_RECORD)) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return {}
+
+
+def config_files(task, config, gin_dir=None):
+  """The gin files a run directory's <config> name stands for (cli.run_path's naming read backwards) and its
+  --gin_param bindings: ([task file, overlays...], {key: value text}). ValueError for a part with no gin file."""
+  gin_dir = gin_dir or os.path.join(cli.REPO_ROOT, 'gin')
+  overlays, *params = config.split('+')
+  files = [os.path.join(gin_dir, f'{task}.gin')]
+  for name in ([] if overlays == 'planet' else overlays.split('-')):
+    found = [path for path in (os.path.join(gin_dir, f'{name}.gin'), os.path.join(gin_dir, 'ablations', f'{name}.gin'))
+             if os.path.exists(path)]
+    if not found:
+      raise ValueError(f'no gin file named {name}.gin in gin/ or gin/ablations/')
+    files.append(found[0])
+  return files, dict(param.split('=', 1) for param in params if '=' in param)
+
+
+def _normalized(value):
+  """A binding's value text compared by meaning where Python can read it (1e-3 == 0.001), quotes aside otherwise."""
+  try:
+    return repr(ast.literal_eval(value))
+  except (ValueError, SyntaxError):
+    return re.sub(r"[\s'\"]", '', value)
+
+
+def check_settings(path, task, config, gin_dir=None):
+  """Whether the run in `path` ran what its name <config> means with today's gin files: ('checked', ''),
+  ('unknown', reason) without a recorded configuration, or ('differs', reason naming the bindings that differ).
+  Bindings that only change how a run executes or how long (rundir.EXECUTION_ONLY) are left aside."""
+  config_path = os.path.join(path, 'config.gin')
+  if not os.path.exists(config_path):
+    return 'unknown', 'no config.gin: settings unknown'
+  try:
+    files, params = config_files(task, config, gin_dir)
+    expected = rundir.experiment_of(cli.files_bindings(files))
+  except (ValueError, cli.ConfigError) as e:
+    return 'differs', f'its name {config!r} is not a configuration: {e}'
+  with open(config_path) as f:
+    recorded = rundir.experiment(f.read())
+  # A run recorded before a binding existed ran with the value it then had (as a resume reads it).
+  recorded = {**{key: value for key, value in rundir.IMPLICIT_BEFORE.items() if key in expected}, **recorded}
+  for key, value in params.items():
+    expected[key] = value
+  keys = sorted((set(expected) | set(recorded)) - {'train.seed'})  # The seed is the path's seed<N>.
+  differing = [key for key in keys
+               if _normalized(expected.get(key, '(unset)')) != _normalized(recorded.get(key, '(unset)'))]
+  if not differing:
+    return 'checked', ''
+  shown = '; '.join(f'{key} = {recorded.get(key, "(unset)")} where {config} has {expected.get(key, "(unset)")}'
+                    for key in differing[:3])
+  return 'differs', shown + (f' and {len(differing) - 3} more' if len(differing) > 3 else '')
 
 
 def test_points(records):
@@ -117,3 +193,18 @@ def true_sim_sweep(records, knob):
     if scores:
       points.append((value, float(np.mean(scores)), float(np.std(scores)), len(scores)))
   return points
+
+
+def run_summary(run, seed_episodes=5, last_tests=5):
+  """One run's learning in numbers: episodes, the mean return of its random seed episodes, the mean of its last
+  `last_tests` test points (each point's trajectories averaged first), the best test point and where it was."""
+  records = [r for r in run.records if 'episodes' in r]
+  seeds = [r['train_return'] for r in records[:seed_episodes] if 'train_return' in r]
+  points = sorted(test_points(records).items())
+  means = [(episode, float(np.mean(returns))) for episode, returns in points]
+  last = means[-last_tests:]
+  best = max(means, key=lambda point: point[1]) if means else (None, None)
+  return dict(episodes=records[-1]['episodes'] if records else 0,
+              seed_mean=float(np.mean(seeds)) if seeds else None,
+              last_tests_mean=float(np.mean([m for _, m in last])) if last else None,
+              last_tests=[episode for episode, _ in last], best=best[1], best_episode=best[0])

@@ -23,6 +23,7 @@ from planet import envs
 from planet import networks
 from planet import objectives
 from planet import optimizer as optimizer_lib
+from planet import records
 from planet import replay as replay_lib
 from planet import rundir
 from planet import tasks as tasks_lib
@@ -32,15 +33,6 @@ from planet import world_model
 # Parts of `run` that can be skipped.
 PARTS = ('matmul', 'train', 'parts', 'plan', 'updates', 'env', 'episode')
 PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
-# Where the measured records of each machine are committed (results/benchmarks/<device>.jsonl).
-COMMITTED_DIR = os.path.join(cli.REPO_ROOT, 'results', 'benchmarks')
-# Rows of the side-by-side table of machines, in order (then the env steps). The pytorch_port_ rows are the popular
-# PyTorch port measured on the same machine, alternating with this project (results/benchmarks/pytorch_port_*.jsonl).
-TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 'train_step_first_call',
-                 'train_step_device_batch', 'update_step', 'update_step_prefetch_device', 'train_convs', 'train_rssm',
-                 'train_optimizer', 'plan_call',
-                 'pytorch_port_plan_call', 'plan_matmuls_alone', 'plan_first_call', 'training_episode_cartpole',
-                 'paper_episode_cartpole', 'gpu_memory_peak')
 # Named XLA settings that `scripts/benchmark.py --xla_settings` times, one process each (XLA reads XLA_FLAGS once per
 # process), against 'base' (the flags the environment already has, with planet.XLA_DEFAULT_FLAGS). Candidates for the
 # GPU (README, Running on a GPU); any raw '--xla_...' flags can be given too. A setting's flag replaces the one of the
@@ -48,7 +40,7 @@ TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 't
 XLA_SETTINGS = {
     'base': '',
     # XLA's own default: loops run by the host, which waits after each step of a loop whose trip count XLA cannot
-    # prove (the train step's gradient loop). The package's default before session 13 (planet.XLA_DEFAULT_FLAGS).
+    # prove (the train step's gradient loop). planet.XLA_DEFAULT_FLAGS turns it off.
     'no_cmdbuf': '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL',
     # cuBLASLt gemms, whose epilogue can add a bias and an activation (two of the planner's kernels per step do).
     'cublaslt': '--xla_gpu_enable_cublaslt=true',
@@ -59,15 +51,6 @@ XLA_SETTINGS = {
 SETTING_FIGURES = ('train_step', 'train_step_first_call', 'train_step_device_batch', 'update_step',
                    'update_step_prefetch_device', 'plan_call', 'plan_first_call',
                    'ab_train_step', 'ab_plan_call', 'gpu_memory_peak')
-# XLA flags that only say where files are (the kit's CUDA folder, an HLO dump), not what is compiled or how.
-NEUTRAL_XLA_FLAGS = ('--xla_gpu_cuda_data_dir', '--xla_dump_to')
-
-
-def tuning_flags(text):
-  """The flags of an XLA_FLAGS or TF_XLA_FLAGS value that can change a figure: all but NEUTRAL_XLA_FLAGS and the
-  package's own defaults (planet.XLA_DEFAULT_FLAGS, which every run has)."""
-  return [flag for flag in (text or '').split()
-          if not flag.startswith(NEUTRAL_XLA_FLAGS) and flag not in planet.XLA_DEFAULT_FLAGS]
 
 
 def describe_device():
@@ -143,52 +126,6 @@ def plan_flops(p):
   per_step = (transition_flops(p['stoch'], p['deter'], p['hidden'], p['action'])
               + reward_flops(p['stoch'] + p['deter'], p['reward_units'], p['reward_layers']))
   return per_step * p['candidates'] * p['horizon'] * p['iterations']
-
-
-def default_settings(record):
-  """Whether a record was measured as the README's table is: paper sizes, no overlay or extra binding, no XLA
-  flags of one's own, and XLA as users run that machine: off on a CPU (the default), on on a GPU (gin/gpu.gin)."""
-  flags = record.get('flags') or {}
-  on_gpu = not str(record.get('device', 'CPU')).startswith('CPU')
-  return (bool(flags.get('jit_compile')) == on_gpu
-          and not any(flags.get(key) for key in ('tiny', 'gin_files', 'gin_params'))
-          and not any(tuning_flags(flags.get(key)) for key in ('XLA_FLAGS', 'TF_XLA_FLAGS')))
-
-
-def committed(directory=COMMITTED_DIR):
-  """{device: {figure: record}}: per machine and figure, the newest record measured with the default settings
-  among the JSON lines of `directory` (files are appended to, so a later line is newer). A record with an
-  `invalid` field (the reason) stays in its file as measured but is left out."""
-  machines = {}
-  for path in sorted(glob.glob(os.path.join(directory, '*.jsonl'))):
-    for record in rundir.read_jsonl(path):
-      if {'device', 'name', 'value', 'unit'} <= set(record) and default_settings(record) and not record.get(
-          'invalid'):
-        machines.setdefault(record['device'], {})[record['name']] = record
-  return machines
-
-
-def side_by_side(columns):
-  """Text lines of a table: one row per figure, one column per machine ({label: {figure: record}})."""
-  names = [name for name in TABLE_FIGURES if any(name in column for column in columns.values())]
-  names += sorted({name for column in columns.values() for name in column if name.startswith('env_step_')})
-
-  def cell(record):
-    if record is None:
-      return '-'
-    text = f"{record['value']:.4g} {record['unit']}"
-    if 'fraction_of_matmul' in record:
-      text += f" ({100 * record['fraction_of_matmul']:.0f}%)"
-    if 'ours_same_minutes' in record:
-      text += f" (ours then {record['ours_same_minutes']:.4g})"
-    return text + (f" @{record['commit']}" if record.get('commit') else '')
-
-  widths = [max(len(label), 26) for label in columns]
-  lines = ['  '.join([f"{'figure':<26}"] + [f'{label:<{w}}' for label, w in zip(columns, widths)])]
-  for name in names:
-    lines.append('  '.join([f'{name:<26}'] + [f'{cell(column.get(name)):<{w}}'
-                                              for column, w in zip(columns.values(), widths)]))
-  return lines
 
 
 def profile_ops(fn, calls, logdir):
@@ -375,7 +312,7 @@ class Report:
 
 
 def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=(), gin_params=(), repeats=5,
-        tiny=False, skip=(), profile=False, committed_dir=COMMITTED_DIR):
+        tiny=False, skip=(), profile=False, committed_dir=records.COMMITTED_DIR):
   """Measures every part not in `skip`; prints and returns the records (also appended to `out`), then the
   committed records of every machine beside this run's.
 
@@ -525,10 +462,10 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   differs = (['XLA'] if jit else []) + (['tiny sizes'] if tiny else []) + gin_files + gin_params
   label = f'this run: {device}' + (f" ({', '.join(differs)})" if differs else '')
   columns = {label: {row['name']: row for row in report.rows}}
-  columns.update(committed(committed_dir))
+  columns.update(records.committed(committed_dir))
   print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, cli.REPO_ROOT)}, newest per '
         'machine, default settings; (x%) = fraction of that machine\'s matmul rate, @ = commit):')
-  print('\n'.join(side_by_side(columns)))
+  print('\n'.join(records.side_by_side(columns)))
   return report.rows
 
 

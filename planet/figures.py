@@ -33,8 +33,9 @@ FIGURES = {
 COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
 
 
-def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None):
-  """One figure, a panel per task (default: every registered task). Returns the (task, variant) pairs with no runs."""
+def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None, checked_only=True):
+  """One figure, a panel per task (default: every registered task). Returns the (task, variant) pairs with no runs.
+  A curve takes only runs whose settings are what their name means (`checked_only`; all_runs.png draws every run)."""
   tasks = list(tasks or tasks_lib.names())
   rows = 1 if len(tasks) <= 3 else 2
   cols = -(-len(tasks) // rows)
@@ -46,7 +47,8 @@ def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None)
   last_episode = 0
   for ax, task in zip(axes, tasks):
     for color, (variant, label) in zip(COLORS, variants):
-      selected = [r for r in runs if r.task == task and r.variant == variant]
+      selected = [r for r in runs if r.task == task and r.variant == variant
+                  and (r.settings[0] == 'checked' or not checked_only)]
       episodes, median, low, high, _ = analysis.pooled_curve(selected)
       if not episodes:
         missing.append((task, variant))
@@ -79,51 +81,95 @@ def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None)
   return missing
 
 
-def table1(runs, reference, episode, out_dir, results, variant='planet'):
-  """Table 1 as markdown and CSV: our score per task beside the published rows. Returns the rows."""
-  task_names = tasks_lib.names()
-  header = ['method', 'modality', 'episodes'] + task_names
-  rows = []
-  ours = ['PlaNet (this code)', 'pixels', episode or 'last']
-  notes = []
-  for task in task_names:
-    score = analysis.final_score([r for r in runs if r.task == task and r.variant == variant], episode)
-    if score is None:
-      ours.append('')
-      notes.append(f'{task}: no run')
-    else:
+# Table 1's rows of this code's PlaNet: (run name under results/<task>/, label). A run enters its row only when its
+# recorded configuration is what the name means (analysis.check_settings); every other run is listed as not drawn.
+TABLE_ROWS = (('planet', "PlaNet, paper settings (this code)"),
+              ('quick', 'PlaNet, reduced compute: gin/quick.gin (this code)'))
+
+
+def _machines(runs):
+  return ', '.join(sorted({r.info.get('machine') or 'machine not recorded' for r in runs}))
+
+
+def table1_rows(runs, episode=None):
+  """Our PlaNet rows of Table 1: ([label, modality, episodes, cell per task]) and notes. A cell is the mean test
+  return over seeds x trajectories at each run's last test point (at or before `episode`), with the episode, the
+  seeds and n (trajectories) behind it; a missing cell stays empty."""
+  rows, notes = [], []
+  for config, label in TABLE_ROWS:
+    row = [label, 'pixels', 'per cell']
+    for task in tasks_lib.names():
+      selected = [r for r in runs if r.task == task and r.variant == config and r.settings[0] == 'checked']
+      score = analysis.final_score(selected, episode)
+      if score is None:
+        row.append('')
+        continue
       mean, seeds, trajectories, used = score
-      ours.append(f'{mean:.0f}')
-      notes.append(f'{task}: {seeds} seed(s), {trajectories} trajectories at episodes {sorted(set(used))}')
-  rows.append(ours)
-  # Two true-simulator rows: the authors' CEM refit (the default, what produced the paper's row) and Algorithm 2's
-  # printed refit.
+      episodes = '/'.join(str(e) for e in sorted(set(used)))
+      row.append(f'{mean:.0f} (ep {episodes}; {seeds} seed{"s" * (seeds > 1)}, n={trajectories})')
+      notes.append(f'{config}, {task}: ' + ', '.join(f'{r.task}/{r.config}/seed{r.seed}' for r in selected) +
+                   f' on {_machines(selected)}')
+    rows.append(row)
+  return rows, notes
+
+
+def not_drawn(runs):
+  """['<run>: <reason>'] for every run that no PlaNet row of Table 1 takes."""
+  rows = {config for config, _ in TABLE_ROWS}
+  lines = []
+  for run in sorted({r.path: r for r in runs}.values(), key=lambda r: r.path):
+    state, reason = run.settings
+    name = f'{run.task}/{run.config}/seed{run.seed}'
+    if state != 'checked':
+      lines.append(f'{name}: {reason}')
+    elif run.variant not in rows:
+      lines.append(f'{name}: `{run.config}` is not a Table 1 row (all_runs.png draws it)')
+  return lines
+
+
+def true_sim_rows(results):
+  """Table 1's true-simulator rows: the authors' CEM refit (the default) and Algorithm 2's printed refit, each cell
+  the mean return at the paper's planner setting with n (episodes)."""
+  rows = []
   for estimator, label in (('std', 'CEM + true simulator (this code)'),
                            ('paper', 'CEM + true simulator (this code, printed refit)')):
-    sim_row = [label, 'simulator state', '0']
-    for task in task_names:
-      scores = [r['return'] for r in analysis.true_sim_records(results, task, estimator) if r['settings'] ==
-                list(sweep.CEM_PAPER)]
-      sim_row.append(f'{sum(scores) / len(scores):.0f}' if scores else '')
-      if scores:
-        notes.append(f'{task}: true-simulator CEM {label[len("CEM + true simulator "):]} over '
-                     f'{len(scores)} episode(s)')
-    rows.append(sim_row)
+    row = [label, 'simulator state', '0']
+    for task in tasks_lib.names():
+      scores = [r['return'] for r in analysis.true_sim_records(results, task, estimator)
+                if r['settings'] == list(sweep.CEM_PAPER)]
+      row.append(f'{sum(scores) / len(scores):.0f} (n={len(scores)})' if scores else '')
+    rows.append(row)
+  return rows
+
+
+def table1(runs, reference, episode, out_dir, results):
+  """Table 1 as markdown and CSV: our rows per task beside the published rows, then the runs not drawn and why.
+  Returns the rows."""
+  header = ['method', 'modality', 'episodes'] + tasks_lib.names()
+  ours, notes = table1_rows(runs, episode)
+  rows = ours + true_sim_rows(results)
   for method, scores in reference.items():
-    rows.append([method, *_reference_meta(method)] + [f'{scores[t]:.0f}' if t in scores else '' for t in task_names])
+    rows.append([method, *_reference_meta(method)] + [f'{scores[t]:.0f}' if t in scores else ''
+                                                      for t in tasks_lib.names()])
   with open(os.path.join(out_dir, 'table1.csv'), 'w', newline='') as f:
     writer = csv.writer(f)
     writer.writerow(header)
     writer.writerows(rows)
   with open(os.path.join(out_dir, 'table1.md'), 'w') as f:
-    f.write('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header) + '\n')
-    for row in rows:
-      f.write('| ' + ' | '.join(str(x) for x in row) + ' |\n')
-    f.write('\nOur row: mean test return over seeds x test trajectories at the last test point at or before '
-            f'episode {episode or "(any)"}, variant `{variant}`.\n')
+    f.write(table1_markdown(header, rows))
+    f.write('\nOur cells: mean test return over seeds x test trajectories (n) at the last test point at or before '
+            f'episode {episode or "(any)"} (ep); true-simulator cells: mean over n episodes at H=12, I=10, J=1000, '
+            'K=100. The published rows are after 1000 (PlaNet) and 1e5 (A3C, D4PG) episodes.\n')
     for note in notes:
       f.write(f'- {note}\n')
+    for line in not_drawn(runs):
+      f.write(f'- not drawn: {line}\n')
   return rows
+
+
+def table1_markdown(header, rows):
+  return ('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header) + '\n' +
+          ''.join('| ' + ' | '.join(str(x) for x in row) + ' |\n' for row in rows))
 
 
 def fig12(results, out_dir, task='cheetah'):
@@ -206,13 +252,20 @@ def plot_run(run, seed_episodes=5):
 
 
 def plot_all_runs(runs, reference, out_dir):
-  """Every variant found, per task (e.g. the CPU `quick` curve), in one figure."""
+  """Every run name found, per task, in one figure, each labelled with the machine it ran on and, where its
+  settings are not what its name means, why (e.g. the CPU `quick` curves beside a GPU run at the paper's settings)."""
   order = tasks_lib.names()
   tasks = sorted({r.task for r in runs}, key=lambda t: order.index(t) if t in order else len(order))
-  variants = sorted({r.variant for r in runs})
+  variants = []
+  for variant in sorted({r.variant for r in runs}, key=lambda v: (v.startswith('quick'), v)):
+    selected = [r for r in runs if r.variant == variant]
+    states = {r.settings[0] for r in selected}
+    label = f'{variant} ({_machines(selected)})' + ('' if states == {'checked'} else ', settings unknown'
+                                                    if 'unknown' in states else ', settings differ')
+    variants.append((variant, label))
   if tasks:
-    plot_comparison('all_runs', 'All runs in results/', [(v, v) for v in variants], runs, reference, out_dir,
-                    tasks=tasks)
+    plot_comparison('all_runs', 'All runs in results/ (quick: reduced compute, gin/quick.gin)', variants, runs,
+                    reference, out_dir, tasks=tasks, checked_only=False)
 
 
 def regenerate(results, out, reference_path, episode=None):
@@ -220,8 +273,10 @@ def regenerate(results, out, reference_path, episode=None):
   os.makedirs(out, exist_ok=True)
   runs = analysis.find_runs(results)
   reference = analysis.read_reference(reference_path)
-  logging.info('found %d run(s): %s', len(runs), ', '.join(f'{r.task}/{r.variant}/seed{r.seed}' for r in runs))
+  logging.info('found %d run(s): %s', len(runs), ', '.join(f'{r.task}/{r.config}/seed{r.seed}' for r in runs))
   table1(runs, reference, episode, out, results)
+  for line in not_drawn(runs):
+    logging.info('Table 1 does not draw %s', line)
   for name, (title, variants) in FIGURES.items():
     missing = plot_comparison(name, title, variants, runs, reference, out)
     if missing:

@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import socket
 import time
 import uuid
@@ -70,30 +69,50 @@ def append_jsonl(path, record):
 
 
 # The small files of a finished run that results/ keeps (no episodes, no checkpoints).
-SMALL_FILES = ('metrics.jsonl', 'operative_config.gin', 'config.gin', 'command.txt', 'eval.json')
+SMALL_FILES = ('metrics.jsonl', 'operative_config.gin', 'config.gin', 'experiment.json', 'command.txt', 'eval.json')
+# scripts/train.py's command.txt line: '<date> <time> on <host> (<machine>), commit <hash>: python ...'.
+_COMMAND_LINE = re.compile(r'^(\S+ \S+)(?: UTC)? on (\S+) \((.+?)\)(?:, commit (\w+))?: (python.*)$')
 
 
-def collect_run(logdir, results_root, task=None, variant=None, seed=None):
-  """Copies a run directory's small files into results/<task>/<variant>/seed<N>/; returns the target.
+def run_record(logdir, task, config, seed):
+  """What results/ keeps of where and how a run ran (run.json): its name, the commands that started or resumed
+  it, the machine and commit of the last one (as scripts/train.py wrote them into command.txt), and whether its
+  configuration was recorded (config.gin)."""
+  lines = []
+  if os.path.exists(os.path.join(logdir, 'command.txt')):
+    with open(os.path.join(logdir, 'command.txt')) as f:
+      lines = [line.strip() for line in f if line.strip()]
+  starts = [match.groups() for match in map(_COMMAND_LINE.match, lines) if match]
+  last = starts[-1] if starts else (None,) * 5
+  return dict(task=task, config=config, seed=seed, machine=last[2], commit=last[3], commands=lines,
+              settings='recorded' if os.path.exists(os.path.join(logdir, 'config.gin')) else 'unknown',
+              collected=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))
 
-  task/variant/seed default to the logs/<task>/<variant>/seed<N> layout of the run directory.
-  """
+
+def collect_run(logdir, results_root, task=None, config=None, seed=None):
+  """Copies a run directory's small files into results/<task>/<config>/seed<N>/ and writes its run.json; returns
+  the target. task/config/seed default to the run directory's own logs/<task>/<config>/seed<N> names (the names
+  scripts/train.py gave it: overlays and bindings included), so a run is collected under what it ran."""
   parts = os.path.normpath(os.path.abspath(logdir)).split(os.sep)
   match = re.match(r'^seed(\d+)$', parts[-1])
   seed = seed if seed is not None else (int(match.group(1)) if match else 0)
-  variant = variant or parts[-2]
+  config = config or parts[-2]
   task = task or parts[-3]
-  target = os.path.join(results_root, task, variant, f'seed{seed}')
+  if not os.path.exists(os.path.join(logdir, 'metrics.jsonl')):
+    raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
+  target = os.path.join(results_root, task, config, f'seed{seed}')
   os.makedirs(target, exist_ok=True)
-  copied = []
   for name in SMALL_FILES:
     source = os.path.join(logdir, name)
     if os.path.exists(source):
-      shutil.copyfile(source, os.path.join(target, name))
-      copied.append(name)
-  if 'metrics.jsonl' not in copied:
-    raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
+      write_atomically(os.path.join(target, name), open_bytes(source))
+  write_atomically(os.path.join(target, 'run.json'), json.dumps(run_record(logdir, task, config, seed), indent=1))
   return target
+
+
+def open_bytes(path):
+  with open(path, 'rb') as f:
+    return f.read()
 
 
 # --- Run identity: which bindings make an experiment, and the lock that keeps one writer per run directory.
@@ -105,7 +124,10 @@ EXECUTION_ONLY = ('Learner.jit_compile', 'Agent.jit_compile', 'time_loop.unroll'
 # Bindings that gin/base.gin gained after runs had been recorded, with the value that those runs had without them
 # (the code's behaviour then): a run directory recorded before a binding existed resumes where it is bound to that
 # value (a configuration that binds neither, without gin/base.gin, is compared as it is).
-IMPLICIT_BEFORE = {'cem_plan.discount': '1.0', 'cem_plan.resample_belief': 'True'}  # Both added in session 15.
+IMPLICIT_BEFORE = {
+    'cem_plan.discount': '1.0', 'cem_plan.resample_belief': 'True',  # Bound in gin/base.gin from 48335d6 on.
+    'RandomAgent.distribution': "'uniform'",  # Bound from 2026-12-06 on; the code's default before.
+}
 _BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
 
 
@@ -136,7 +158,12 @@ def bindings(config_text):
 
 def experiment(config_text):
   """The bindings that define the experiment: everything but EXECUTION_ONLY."""
-  return {key: value for key, value in bindings(config_text).items() if key not in EXECUTION_ONLY}
+  return experiment_of(bindings(config_text))
+
+
+def experiment_of(found):
+  """The bindings of {key: value text} that define the experiment: everything but EXECUTION_ONLY."""
+  return {key: value for key, value in found.items() if key not in EXECUTION_ONLY}
 
 
 def check_same_experiment(logdir, config_text):

@@ -12,6 +12,7 @@ import ast
 import collections
 import ctypes
 import dataclasses
+import glob
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from tqdm.contrib import logging as tqdm_logging
 
 from planet import cli
 from planet import logger
+from planet import records
 from planet import replay
 from planet import rundir
 from planet import tasks as tasks_lib
@@ -76,6 +78,7 @@ VARIANTS = {
     'elu': ['gin/ablations/elu.gin'],
     'ssm-elu': ['gin/ablations/ssm.gin', 'gin/ablations/elu.gin'],
     'multitask': [],  # gin/multitask.gin as the task file: one run over all tasks.
+    'quick': ['gin/quick.gin'],  # Reduced compute for a CPU (the `cpu` matrix), not a figure of the paper.
 }
 # Matrix -> (variants, kind). Figs. 4-9 include PlaNet itself, which Table 1's runs provide (same directories).
 MATRICES = {
@@ -89,6 +92,8 @@ MATRICES = {
     'fig12': (['std'], 'fig12'),
 }
 MATRICES['all'] = (sorted({v for vs, kind in MATRICES.values() if kind == 'train' for v in vs}), 'all')
+# Not the paper's: PlaNet at reduced compute (gin/quick.gin) on the six tasks, what a CPU can learn in hours a task.
+MATRICES['cpu'] = (['quick'], 'train')
 PAPER_SEEDS = 5  # Table 1 and the curves: 5 seeds (x 10 test trajectories).
 TRUE_SIM_EPISODES = 10  # Our choice for the true-simulator row: 10 episodes per task (the paper does not say).
 
@@ -113,9 +118,14 @@ class Run:
   setting: tuple = CEM_PAPER
 
   @property
+  def config(self):
+    """A training run's <config>: its run directory's name, as scripts/train.py derives it from the gin files."""
+    return os.path.basename(os.path.dirname(self.path))
+
+  @property
   def name(self):
     if self.kind == 'train':
-      return f'{self.task}/{self.variant}/seed{self.seed}'
+      return f'{self.task}/{self.config}/seed{self.seed}'
     return f'truesim/{self.task}/{self.variant}-H{self.setting[0]}-I{self.setting[1]}-J{self.setting[2]}-' \
            f'K{self.setting[3]}/ep{self.seed}'
 
@@ -296,20 +306,76 @@ def plan_summary(selected, gpus_per_run):
       disk.append(steps * EPISODE_DISK_BYTES_PER_STEP / 1e9 + CHECKPOINT_DISK_GB)
     lines.append(f'per training run at 1000 episodes: RAM {min(ram):.1f}-{max(ram):.1f} GB (trainer + replay images), '
                  f'disk {min(disk):.2f}-{max(disk):.2f} GB; all: {sum(disk):.0f} GB of disk')
-    lines.append(f'GPU time: measured for cartpole only, about 1.5 h per run alone on one H100 (5.2 s an episode; '
-                 f'other tasks plan 2-4x more steps an episode); the paper: 10-20 h per run on one V100, i.e. '
-                 f'{10 * len(train)}-{20 * len(train)} GPU-hours for these {len(train)} runs one per GPU; '
-                 f'CPU: about a week per run on 2 cores')
+    if any(run.variant != 'quick' for run in train):
+      lines.append(gpu_time(len(train)))
     if gpus_per_run < 1:
-      lines.append(f'at {gpus_per_run} GPU per run, {int(1 / gpus_per_run)} runs share a GPU: measured for cartpole on '
-                   f'an H100 with 4 CPU threads per run, 4 runs at once did 1.42x the episodes per hour of one run '
-                   f'alone (each run 2.8x slower: 1.0 instead of 1.45 GPU-hours per run; README, Reproduce the '
-                   f'paper); other counts and GPUs not measured: --measure_sharing 1,2,4 times it on yours')
+      lines.append(sharing_line(gpus_per_run))
+  cpu = cpu_hours(train)
+  if cpu:
+    lines.append(cpu)
   if sim:
     lines.append('true-simulator episodes, measured on 2 cores: 4-30 min each for cartpole/reacher/cheetah/finger, '
                  '1.5-2.5 h for cup and walker (10x the physics steps; README, CEM with the true simulator); '
                  'a stopped episode resumes at its last step')
   return '\n'.join(lines)
+
+
+def gpu_time(count, machines=None):
+  """The --dry_run line of GPU time: the paper episodes measured on each GPU of the committed records, and the
+  paper's own figure (10-20 hours a run on a V100)."""
+  machines = records.committed() if machines is None else machines
+  measured = [f"{record['value']:.1f} s a paper cartpole episode on {device} (about "
+              f"{record['value'] * 1000 / 3600:.1f} h a 1000-episode run alone)"
+              for device, figures in machines.items() for name, record in figures.items()
+              if name == 'paper_episode_cartpole']
+  return ('GPU time: ' + ('; '.join(measured) + ' (other tasks plan 2-4x more steps an episode); '
+                          if measured else 'no GPU records; ') +
+          f'the paper: 10-20 h per run on one V100, i.e. {10 * count}-{20 * count} GPU-hours for these {count} runs '
+          'one per GPU')
+
+
+def sharing_line(gpus_per_run, directory=records.COMMITTED_DIR):
+  """The --dry_run line for runs sharing a GPU: the newest runs_per_gpu record (sweep.py --measure_sharing)."""
+  found = [record for path in sorted(glob.glob(os.path.join(directory, 'sharing_*.jsonl')))
+           for record in rundir.read_jsonl(path) if record.get('name') == 'runs_per_gpu']
+  line = f'at {gpus_per_run} GPU per run, {int(1 / gpus_per_run)} runs share a GPU'
+  if found:
+    record = found[-1]
+    level = max(record['levels'], key=lambda level: level['runs'])
+    line += (f": measured for {record['configuration']} on {record['device']} with {record['cpus_per_run']} CPU "
+             f"threads per run, {level['runs']} runs at once did {level['vs_one_run']:.2f}x the episodes per hour "
+             f"of one run alone ({level['device_hours_per_run']:.2f} GPU-hours per run)")
+  return line + '; other counts and GPUs: --measure_sharing 1,2,4 times it on yours'
+
+
+def cpu_hours(train, machines=None):
+  """The --dry_run line of expected CPU hours per task for training runs of reduced compute (gin/quick.gin, or
+  any whose episodes take under an hour on a CPU), scaled from the committed benchmark records of this CPU's
+  model (planet.records.episode_seconds); '' where there are none or no record fits."""
+  device, column = records.cpu_column(machines)
+  hours = {}
+  for run in train:
+    if run.task == 'multitask':
+      continue
+    found = cli.files_bindings(run.gin_files)
+    try:
+      number = {key: int(found[key]) for key in (
+          'train.batch_size', 'train.chunk_length', 'train.collect_interval', 'cem_plan.candidates',
+          'cem_plan.iterations', 'cem_plan.horizon', 'make_env.max_env_steps', 'make_env.action_repeat',
+          'train.total_episodes', 'train.seed_episodes')}
+    except (KeyError, ValueError):
+      continue
+    seconds = records.episode_seconds(
+        run.task, number['make_env.max_env_steps'] // number['make_env.action_repeat'],
+        number['train.collect_interval'], number['train.batch_size'] * number['train.chunk_length'],
+        number['cem_plan.candidates'] * number['cem_plan.iterations'] * number['cem_plan.horizon'], column)
+    if seconds is not None and seconds < 3600:
+      planned = number['train.total_episodes'] - number['train.seed_episodes']
+      hours[run.task] = seconds * planned / 3600
+  if not hours:
+    return ''
+  return (f'CPU time per run, scaled from the benchmark records of {device} (train step, plan call, env step; '
+          'test episodes and tracing not counted): ' + ', '.join(f'{task} {value:.1f} h' for task, value in hours.items()))
 
 
 def check_configurations(selected):
@@ -455,7 +521,7 @@ def collect(selected, results='results'):
   copied = []
   for run in selected:
     if run.kind == 'train' and status(run, results)[0] == 'done':
-      copied.append(rundir.collect_run(run.path, results, task=run.task, variant=run.variant, seed=run.seed))
+      copied.append(rundir.collect_run(run.path, results, task=run.task, config=run.config, seed=run.seed))
   return copied
 
 

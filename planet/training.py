@@ -26,6 +26,7 @@ from planet import agent as agent_lib
 from planet import envs
 from planet import logger as logger_lib
 from planet import preprocess
+from planet import records
 from planet import replay as replay_lib
 from planet import rundir
 from planet import tasks as tasks_lib
@@ -151,21 +152,22 @@ def episodes_on_disk(logdir):
   return len(replay_lib.list_episodes(os.path.join(logdir, 'train_episodes')))
 
 
-def cpu_episode_minutes():
-  """Expected minutes per collected episode on a 2-core CPU for the parsed configuration, from figures measured
-  on the project's 2-core AMD EPYC (results/benchmarks/cpu_amd_epyc_2core.jsonl: train step B=50 x L=50 3.8-3.9 s
-  at commit 31b3b22, plan call J=1000 I=10 H=12 0.7-0.9 s; time scales with the frames and candidate steps)."""
+def cpu_episode_minutes(column=None):
+  """Expected minutes per collected episode for the parsed configuration on this CPU, scaled from the committed
+  benchmark records of this CPU model (else of the first CPU with records): planet.records.episode_seconds. None
+  without records."""
   query = gin.query_parameter
-  frames = query('train.batch_size') * query('train.chunk_length')
-  updates = query('train.collect_interval')
-  candidate_steps = query('cem_plan.candidates') * query('cem_plan.iterations') * query('cem_plan.horizon')
+  task = query('train.task')
   try:
     repeat = query('make_env.action_repeat')
   except ValueError:
-    repeat = 4
-  agent_steps = query('make_env.max_env_steps') // repeat
-  seconds = updates * 3.9 * frames / 2500 + agent_steps * 0.8 * candidate_steps / 120000
-  return seconds / 60
+    repeat = tasks_lib.get(task).action_repeat if task in tasks_lib.names() else 4
+  column = records.cpu_column()[1] if column is None else column
+  seconds = records.episode_seconds(
+      task, query('make_env.max_env_steps') // repeat, query('train.collect_interval'),
+      query('train.batch_size') * query('train.chunk_length'),
+      query('cem_plan.candidates') * query('cem_plan.iterations') * query('cem_plan.horizon'), column)
+  return None if seconds is None else seconds / 60
 
 
 def task_list(task, multitask_tasks=None):

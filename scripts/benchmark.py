@@ -17,6 +17,7 @@ import sys
 
 from planet import benchmark
 from planet import cli
+from planet import records
 from planet import tasks
 
 
@@ -54,10 +55,10 @@ def main(argv=None):
       cli.fail(f"the benchmark failed under {', '.join(failed)} (its output is above)", cli.EXIT_CRASH)
     return
   if args.committed:
-    machines = benchmark.committed()
+    machines = records.committed()
     if not machines:
-      cli.fail(f'no benchmark records in {benchmark.COMMITTED_DIR}')
-    print('\n'.join(benchmark.side_by_side(machines)))
+      cli.fail(f'no benchmark records in {records.COMMITTED_DIR}')
+    print('\n'.join(records.side_by_side(machines)))
     return
   logging.basicConfig(level=logging.WARNING)
   if args.compare_binding:

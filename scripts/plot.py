@@ -27,12 +27,13 @@ def main(argv=None):
   parser.add_argument('--reference', default=os.path.join(root, 'reference', 'table1.csv'))
   parser.add_argument('--episode', type=int, default=None, help='score Table 1 at this episode (default: last)')
   parser.add_argument('--collect', default=None, help='first copy this run directory into results/')
-  parser.add_argument('--variant', default=None, help='with --collect: the variant name (default: from path)')
+  parser.add_argument('--config', default=None,
+                      help="with --collect: the run's name under results/<task>/ (default: its run directory's)")
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(message)s')
   if args.collect:
     try:
-      target = rundir.collect_run(args.collect, args.results, variant=args.variant)
+      target = rundir.collect_run(args.collect, args.results, config=args.config)
     except FileNotFoundError as e:
       cli.fail(e)
     logging.info('copied %s -> %s', args.collect, target)

@@ -48,12 +48,14 @@ def main(argv=None):
     logging.info(gpu_line)
   else:
     minutes = training.cpu_episode_minutes()
-    if minutes > 5:
-      logging.info('no GPU: with these settings an episode takes about %.0f minutes on a 2-core CPU (measured), so '
+    if minutes and minutes > 5:
+      logging.info('no GPU: with these settings an episode takes about %.0f minutes on this CPU (scaled from the '
+                   'benchmark records in results/benchmarks/), so '
                    "the paper's 1000 episodes take days; for a CPU learning curve add --gin_file=gin/quick.gin, "
                    "for a GPU see README 'Running on a GPU'", minutes)
-  command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} cores): python {' '.join(shlex.quote(a) for a in sys.argv)}")
+  machine = gpu_line.split(';')[0] if gpu_line else cli.cpu_description()
+  command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({machine}), commit "
+             f"{cli.commit() or 'unknown'}: python {' '.join(shlex.quote(a) for a in sys.argv)}")
   cli.stop_on_signals()  # Ctrl-C and a scheduler's SIGTERM: stop cleanly between episodes.
 
   def finish(code, reason):  # exit.json for scripts/sweep.py (not when the directory belongs to another run).

@@ -18,6 +18,7 @@ from planet import training
 from planet import world_model
 
 from planet import benchmark
+from planet import records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -226,13 +227,13 @@ def test_committed_records_side_by_side(tmp_path):
                    dict(name='train_step_device_batch', value=0.02, device='NVIDIA H100', flags=dict(
                        gpu, XLA_FLAGS=' '.join(planet.XLA_DEFAULT_FLAGS)))):
       f.write(json.dumps(dict(common, **record)) + '\n')
-  machines = benchmark.committed(str(tmp_path))
+  machines = records.committed(str(tmp_path))
   # Newest default-settings record per machine and figure; XLA on a CPU, overlays, tiny sizes, other kinds and
   # invalid records left out.
   assert {device: {name: r['value'] for name, r in figures.items()} for device, figures in machines.items()} == {
       'CPU AMD': {'plan_call': 0.75, 'pytorch_port_plan_call': 0.77}, 'CPU Intel': {'train_step': 5.18},
       'NVIDIA H100': {'plan_call': 0.009, 'plan_first_call': 14.0, 'train_step_device_batch': 0.02}}
-  header, train, device_batch, plan, port_plan, first_plan = benchmark.side_by_side(machines)
+  header, train, device_batch, plan, port_plan, first_plan = records.side_by_side(machines)
   assert device_batch.split()[1:] == ['-', '0.02', 's', '-']
   assert header.split()[1:] == ['CPU', 'AMD', 'NVIDIA', 'H100', 'CPU', 'Intel']  # Columns in file name order.
   assert train.split()[1:] == ['-', '-', '5.18', 's']
@@ -244,13 +245,13 @@ def test_committed_records_side_by_side(tmp_path):
 def test_committed_port_records_sit_beside_ours():
   # Every committed figure of the PyTorch port names a machine that also has this project's figure, so the table
   # reads the two side by side, and says what ours measured in the same minutes.
-  machines = benchmark.committed()
+  machines = records.committed()
   ports = {(device, name) for device, figures in machines.items() for name in figures
            if name.startswith('pytorch_port_')}
   assert ports, 'no committed record of the PyTorch port'
   for device, name in ports:
     record = machines[device][name]
-    assert name in benchmark.TABLE_FIGURES and name[len('pytorch_port_'):] in machines[device]
+    assert name in records.TABLE_FIGURES and name[len('pytorch_port_'):] in machines[device]
     assert record['unit'] == 's' and record['value'] > 0 and record['ours_same_minutes'] > 0
 
 

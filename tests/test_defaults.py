@@ -98,8 +98,8 @@ def test_random_action_distributions():
   uniform = agent_lib.RandomAgent(3, np.random.RandomState(0))
   actions = np.stack([uniform.act(None, None, True) for _ in range(2000)])
   assert np.all(np.abs(actions) < 1) and abs(actions.std() - np.sqrt(1 / 3)) < 0.02
-  _parse('ablations/code_random_actions.gin')
-  code = agent_lib.RandomAgent(3, np.random.RandomState(0))  # The gin binding picks the authors' distribution.
+  _parse('ablations/clipped_normal_actions.gin')
+  code = agent_lib.RandomAgent(3, np.random.RandomState(0))  # The gin binding picks the clipped normal.
   actions = np.stack([code.act(None, None, True) for _ in range(2000)])
   # clip(Normal(0, 1)): about 31.7% of the draws land exactly on the bounds.
   assert np.all(np.abs(actions) <= 1) and abs(np.mean(np.abs(actions) == 1) - 0.317) < 0.02

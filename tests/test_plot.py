@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from planet import analysis
+from planet import cli
 from planet import figures
 from planet import rundir
 
@@ -14,9 +15,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, 'results', 'reference', 'table1.csv')
 
 
-def _write_run(root, task, variant, seed, points):
+def _write_run(root, task, variant, seed, points, config=True):
+  """A made-up collected run; `config`: its config.gin holds what its name means (True), nothing (None), or the
+  configuration of these gin files instead (a list)."""
   path = os.path.join(root, task, variant, f'seed{seed}')
   os.makedirs(path)
+  if config is not None:
+    files = analysis.config_files(task, variant)[0] if config is True else config
+    with open(os.path.join(path, 'config.gin'), 'w') as f:
+      f.writelines(f'{key} = {value}\n' for key, value in cli.files_bindings(files).items())
   with open(os.path.join(path, 'metrics.jsonl'), 'w') as f:
     for episode in range(1, max(points) + 1):
       record = {'episodes': episode, 'train_return': 1.0}
@@ -48,18 +55,19 @@ def test_table1_and_figures_from_synthetic_runs(tmp_path):
   figures.regenerate(str(results), str(out), REFERENCE)
   rows = list(csv.reader(open(out / 'table1.csv')))
   header, ours = rows[0], rows[1]
-  assert ours[header.index('cartpole')] == '700'  # mean of 400, 600, 800, 1000 at the last test point
-  assert ours[header.index('cheetah')] == '70'
+  assert ours[header.index('cheetah')] == '70 (ep 20; 1 seed, n=1)'
   assert ours[header.index('reacher')] == ''  # missing, not zero
   published = {row[0]: row for row in rows[2:]}
   assert published['PlaNet'][header.index('cartpole')] == '821'
   assert published['CEM + true simulator'][header.index('walker')] == '994'
+  assert ours[0] == 'PlaNet, paper settings (this code)'
+  assert ours[header.index('cartpole')] == '700 (ep 20; 2 seeds, n=4)'  # mean of 400, 600, 800, 1000 at episode 20
   markdown = open(out / 'table1.md').read()
-  assert 'cartpole: 2 seed(s), 4 trajectories at episodes [20]' in markdown and 'reacher: no run' in markdown
+  assert 'not drawn: cheetah/ssm/seed0: `ssm` is not a Table 1 row' in markdown
   # Scoring at an earlier episode uses the test point at or before it.
   figures.regenerate(str(results), str(out), REFERENCE, episode=15)
   rows = list(csv.reader(open(out / 'table1.csv')))
-  assert rows[1][header.index('cartpole')] == '150'
+  assert rows[1][header.index('cartpole')] == '150 (ep 10; 2 seeds, n=2)'
   assert os.path.getsize(results / 'cartpole' / 'planet' / 'seed0' / 'curve.png') > 1000
   for name in list(figures.FIGURES) + ['all_runs']:
     for ext in ('png', 'pdf'):
@@ -72,6 +80,31 @@ def test_collect_copies_small_files(tmp_path):
   (logdir / 'metrics.jsonl').write_text('{"episodes": 1}\n')
   (logdir / 'operative_config.gin').write_text('x = 1\n')
   (logdir / 'checkpoints' / 'ckpt-1.index').write_text('big')
+  (logdir / 'command.txt').write_text('2026-12-06 10:00:00 on host (CPU Made-up x2 cores), commit abc1234: python '
+                                      'scripts/train.py --gin_file=gin/cheetah.gin --gin_file=gin/ablations/ssm.gin\n')
   target = rundir.collect_run(str(logdir), str(tmp_path / 'results'))
   assert target.endswith(os.path.join('cheetah', 'ssm', 'seed3'))
-  assert sorted(os.listdir(target)) == ['metrics.jsonl', 'operative_config.gin']
+  assert sorted(os.listdir(target)) == ['command.txt', 'metrics.jsonl', 'operative_config.gin', 'run.json']
+  record = json.load(open(os.path.join(target, 'run.json')))
+  assert (record['config'], record['machine'], record['commit']) == ('ssm', 'CPU Made-up x2 cores', 'abc1234')
+  assert record['settings'] == 'unknown'  # No config.gin in the run directory.
+
+
+def test_only_runs_with_the_settings_their_name_means_are_drawn(tmp_path):
+  results = tmp_path / 'results'
+  _write_run(results, 'cartpole', 'quick', 0, {10: [300.0]})  # reduced compute: its own row
+  # A debug-size run placed by hand where the paper's run belongs, and a run with no configuration recorded.
+  _write_run(results, 'cheetah', 'planet', 0, {10: [50.0]}, config=['gin/cheetah.gin', 'gin/debug.gin'])
+  _write_run(results, 'finger', 'planet', 0, {10: [60.0]}, config=None)
+  runs = analysis.find_runs(str(results))
+  rows = figures.table1(runs, {}, None, str(tmp_path), str(results))
+  header = ['method', 'modality', 'episodes'] + list(figures.tasks_lib.names())
+  paper, quick = rows[0], rows[1]
+  assert paper[header.index('cheetah')] == paper[header.index('finger')] == paper[header.index('cartpole')] == ''
+  assert quick[0].startswith('PlaNet, reduced compute') and quick[header.index('cartpole')].startswith('300 ')
+  markdown = open(tmp_path / 'table1.md').read()
+  line = next(line for line in markdown.splitlines() if line.startswith('- not drawn: cheetah/planet/seed0: '))
+  assert ' where planet has ' in line and 'more' in line  # debug.gin changes many bindings; the first are named
+  assert 'not drawn: finger/planet/seed0: no config.gin: settings unknown' in markdown
+  # Nor does a figure's PlaNet curve take them.
+  assert ('cheetah', 'planet') in figures.plot_comparison('fig', 't', [('planet', 'PlaNet')], runs, {}, str(tmp_path))

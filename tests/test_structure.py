@@ -147,14 +147,18 @@ def test_a_registered_task_appears_everywhere(made_up_task, tmp_path):
   sim.reset(0)
   assert sim.returns(sim.state(), np.zeros((2, 3, 1))).shape == (2,)
   # Table 1 gets a column (empty without a run or reference numbers), figures a panel, multitask a member.
-  results = tmp_path / 'results'
+  results, gin_dir = tmp_path / 'results', tmp_path / 'gin'
   os.makedirs(results / 'balance' / 'planet' / 'seed0')
   (results / 'balance' / 'planet' / 'seed0' / 'metrics.jsonl').write_text(
       '{"episodes": 10, "test_returns": [500.0], "test_return": 500.0}\n')
-  runs = analysis.find_runs(str(results))
+  # Its gin file, and a run whose recorded configuration is that file's.
+  os.makedirs(gin_dir)
+  (gin_dir / 'balance.gin').write_text("train.task = 'balance'\n")
+  (results / 'balance' / 'planet' / 'seed0' / 'config.gin').write_text("train.task = 'balance'\n")
+  runs = analysis.find_runs(str(results), str(gin_dir))
   rows = figures.table1(runs, analysis.read_reference(os.path.join(ROOT, 'results', 'reference', 'table1.csv')),
                         None, str(tmp_path), str(results))
-  assert rows[0][-1] == '500'  # Our row, the new last column.
+  assert rows[0][-1] == '500 (ep 10; 1 seed, n=1)'  # Our row, the new last column.
   header = next(csv.reader(open(tmp_path / 'table1.csv')))
   assert header[-1] == 'balance'
   assert figures.plot_comparison('fig', 'title', [('planet', 'PlaNet')], runs, {}, str(tmp_path)) == [

@@ -27,9 +27,10 @@ def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path
     assert {name for name, _ in variants} <= train_variants
   runs = sweep.runs('all', logs=str(tmp_path), episodes=10)
   # 10 single-task variants x 6 tasks x 5 seeds + 5 multi-task runs; 10 true-simulator episodes for each task at
-  # the paper's setting and for cheetah at the 16 other settings of Fig. 12's grid.
+  # the paper's setting and for cheetah at the 16 other settings of Fig. 12's grid. The CPU matrix is not the paper's.
   assert len(sweep.cem_sweep_settings()) == 17
-  assert len(runs) == len(train_variants - {'multitask'}) * 6 * 5 + 5 + 10 * (6 + 16)
+  assert 'quick' not in sweep.MATRICES['all'][0]
+  assert len(runs) == len(train_variants - {'multitask', 'quick'}) * 6 * 5 + 5 + 10 * (6 + 16)
   runs = [run for run in runs if run.kind == 'train']
   assert len({run.path for run in runs}) == len(runs)
   # Each run directory is the one scripts/train.py picks for the same command (cli.default_logdir after parsing).
@@ -48,12 +49,40 @@ def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path
     sweep.runs('fig7')
 
 
+def test_cpu_matrix_runs_quick_on_every_task_and_states_its_cpu_hours(tmp_path):
+  runs = sweep.runs('cpu', seeds=[0, 2], logs=str(tmp_path))
+  assert sorted({run.task for run in runs}) == sorted(tasks_lib.names()) and len(runs) == 12
+  assert all(run.path == os.path.join(str(tmp_path), run.task, 'quick', f'seed{run.seed}') for run in runs)
+  assert runs[0].name == 'cartpole/quick/seed0'
+  # Expected CPU hours from a made-up machine's records: episode = C x train step x (B L / 2500) + steps x (plan call
+  # x (J I H / 120000) + env step); quick cartpole: 50 x 2 x 800/2500 + 125 x (1 x 18000/120000 + 0.01) = 52 s,
+  # over its 145 planned episodes.
+  machines = {'CPU Made-up x2 cores': {'train_step': {'value': 2.0}, 'plan_call': {'value': 1.0},
+                                      'env_step_cartpole': {'value': 0.01}}}
+  line = sweep.cpu_hours([runs[0]], machines)
+  assert 'CPU Made-up x2 cores' in line and f'cartpole {52.0 * 145 / 3600:.1f} h' in line
+  assert 'GPU time' not in sweep.plan_summary(runs, 1)  # Reduced-compute runs: CPU hours only.
+
+
 def _fake_run_dir(path, episodes, total=None, code=None, reason=''):
   os.makedirs(os.path.join(path, 'train_episodes'))
   for i in range(episodes):
     open(os.path.join(path, 'train_episodes', f'{i:06d}-11.npz'), 'w').close()
   if code is not None:
     rundir.write_exit(path, code, reason, episodes, total)
+
+
+def test_collect_keeps_the_run_directory_name_with_every_overlay(tmp_path):
+  selected = sweep.runs('fig4', ['cartpole'], ['planet', 'gru'], [0], logs=str(tmp_path / 'logs'),
+                        extra_gin_files=['gin/debug.gin'])
+  assert [run.name for run in selected] == ['cartpole/debug/seed0', 'cartpole/gru-debug/seed0']
+  for run in selected:  # Finished runs, as train.py leaves them.
+    _fake_run_dir(run.path, 3, total=3, code=cli.EXIT_OK)
+    open(os.path.join(run.path, 'metrics.jsonl'), 'w').write('{"episodes": 3}\n')
+  copied = sweep.collect(selected, str(tmp_path / 'results'))
+  assert [os.path.relpath(path, tmp_path / 'results') for path in copied] == [
+      os.path.join('cartpole', 'debug', 'seed0'), os.path.join('cartpole', 'gru-debug', 'seed0')]
+  assert sweep.status_table(selected, str(tmp_path / 'results')).startswith('cartpole/debug/seed0 ')
 
 
 def test_status_of_made_up_run_directories(tmp_path):

@@ -217,7 +217,7 @@ _FAKE = ['train.video_every = 0']
 
 # Overlays that only change a value (each pinned in tests/test_defaults.py) run together, in one training run.
 _VALUE_OVERLAYS = ['cem_printed.gin', 'cem_printed_belief.gin', 'cem_printed_return.gin', 'cem_printed_spread.gin',
-                   'reward_unscaled.gin', 'code_random_actions.gin', 'code_reward_head.gin', 'code_lr_ramp.gin']
+                   'reward_unscaled.gin', 'clipped_normal_actions.gin', 'code_reward_head.gin', 'code_lr_ramp.gin']
 
 
 @pytest.mark.parametrize('overlays', [[os.path.basename(path)] for path in sorted(
