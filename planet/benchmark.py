@@ -177,7 +177,7 @@ def matmuls_alone(shapes, repeats, jit=False):
   total = 0.0
   for rows, inputs, outputs, count in shapes:
     a, b = tf.random.normal([rows, inputs]), tf.random.normal([inputs, outputs])
-    body = lambda i, x: (i + 1, tf.reduce_max(tf.matmul(a, b + x)) * 0.0)
+    body = lambda i, x, a=a, b=b: (i + 1, tf.reduce_max(tf.matmul(a, b + x)) * 0.0)
     loop = tf.function(lambda count=count, body=body: tf.while_loop(
         lambda i, _: i < count, body, (0, 0.0), parallel_iterations=1)[1], jit_compile=jit)
     loop().numpy()
@@ -411,7 +411,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
       env = envs.make_env(task, seed=0, action_repeat=tasks_lib.get(task).action_repeat, max_env_steps=10 ** 6)
       env.reset()
       env.step(np.zeros(env.action_size))
-      step = _median_time(lambda: env.step(rng.uniform(-1, 1, env.action_size)), repeats * 4)
+      step = _median_time(lambda env=env: env.step(rng.uniform(-1, 1, env.action_size)), repeats * 4)
       report.add(f'env_step_{task}', step, 's', action_repeat=env.action_repeat,
                  per_env_step=round(step / env.action_repeat, 6))
       env.close()

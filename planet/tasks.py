@@ -9,7 +9,9 @@ The reward functions are vectorised restatements of the dm_control suite's (read
 take (qpos, qvel, sensors, control, model) with leading batch/time axes; `sensors` maps sensor names to arrays.
 """
 import dataclasses
-from typing import Callable, Optional, Tuple
+from typing import Callable
+from typing import Optional
+from typing import Tuple
 
 import numpy as np
 from dm_control.utils import rewards as rewards_lib

@@ -236,7 +236,7 @@ class Trainer:
         if len(behind) == len(self.tasks) and min(self.counts) >= seed_episodes:
           # Lines 4-7: C updates per episode about to be collected.
           steps = collect_interval * len(self.tasks)
-          show = (lambda k: bar.set_postfix_str(f'update {k}/{steps}', refresh=True)) if progress else None
+          show = (lambda k, steps=steps: bar.set_postfix_str(f'update {k}/{steps}', refresh=True)) if progress else None
           record, timings['update_time'] = self.update_phase(steps, show)
         for index in behind:
           # Lines 8-16: one episode, random for the S seed episodes (and with random collection).

@@ -10,15 +10,14 @@ import pytest
 
 import planet
 from planet import agent as agent_lib
+from planet import benchmark
 from planet import cli
 from planet import envs
 from planet import logger
+from planet import records
 from planet import replay as replay_lib
 from planet import training
 from planet import world_model
-
-from planet import benchmark
-from planet import records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -46,7 +46,10 @@ def test_refit_estimators_against_hand_computation():
 
 
 def _small_model(kind):
-  from planet.models import drnn, gru, rssm, ssm
+  from planet.models import drnn
+  from planet.models import gru
+  from planet.models import rssm
+  from planet.models import ssm
   sizes = dict(action_size=2, embed_size=8, hidden_size=16)
   if kind == 'gru':
     return gru.GRUModel(deterministic_size=12, **sizes)

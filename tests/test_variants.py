@@ -16,7 +16,9 @@ from planet import objectives
 from planet import planner
 from planet import training
 from planet import world_model
-from planet.models import drnn, gru, ssm
+from planet.models import drnn
+from planet.models import gru
+from planet.models import ssm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -32,7 +32,7 @@ def scan(fn, elems, initializer, unroll=False):
     return tf.scan(fn, elems, initializer)
   carry, outputs = initializer, []
   for t in range(length):
-    carry = fn(carry, tf.nest.map_structure(lambda x: x[t], elems))
+    carry = fn(carry, tf.nest.map_structure(lambda x, t=t: x[t], elems))
     outputs.append(carry)
   return tf.nest.map_structure(lambda *steps: tf.stack(steps), *outputs)
 
