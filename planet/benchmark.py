@@ -35,7 +35,7 @@ PARTS = ('matmul', 'train', 'parts', 'plan', 'updates', 'env', 'episode')
 PRECISION_TERMS = ('loss', 'image_loss', 'reward_loss', 'kl')
 # Named XLA settings that `scripts/benchmark.py --xla_settings` times, one process each (XLA reads XLA_FLAGS once per
 # process), against 'base' (the flags the environment already has, with planet.XLA_DEFAULT_FLAGS). Candidates for the
-# GPU (README, Running on a GPU); any raw '--xla_...' flags can be given too. A setting's flag replaces the one of the
+# GPU (docs/gpu.md); any raw '--xla_...' flags can be given too. A setting's flag replaces the one of the
 # same name in the environment (planet.merge_flags).
 XLA_SETTINGS = {
     'base': '',

@@ -131,7 +131,7 @@ def _rendering_error(error):
   return RuntimeError(
       f'rendering with MUJOCO_GL={backend} failed ({type(error).__name__}: {first}); install its system libraries '
       '(Debian: apt-get install libegl1 libgl1-mesa-dri for egl, libosmesa6 for osmesa) or set MUJOCO_GL to a '
-      'backend that works here (see README, Troubleshooting)')
+      'backend that works here (see docs/troubleshooting.md)')
 
 
 def _import_suite(render):

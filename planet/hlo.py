@@ -1,7 +1,7 @@
 """Reading XLA's optimized HLO (`XLA_FLAGS=--xla_dump_to=DIR`, files `*after_optimizations.txt`): how many
 instructions each while loop runs per iteration (on a GPU each is a kernel launch) and whether XLA knows its trip
 count. A loop without a known trip count copies its condition to the host after every iteration on a GPU and waits
-for it (XLA's `WhileThunk`): TensorFlow's gradient of a scan is such a loop (README, Expected wall time).
+for it (XLA's `WhileThunk`): TensorFlow's gradient of a scan is such a loop (docs/performance.md).
 """
 import collections
 import glob

@@ -88,7 +88,7 @@ def rewritten(rewrite=True):
   `phases` by `_deconv_by_phases` (default), or all as tf.nn.conv2d_transpose (`transposed_convs.rewrite =
   False`). It changes how a step executes, not what it computes (the same sums up to float rounding), and is read
   when the step is traced, so `scripts/benchmark.py --compare_binding 'transposed_convs.rewrite = False'` times
-  both in one process (measured faster on the 2-core AMD CPU and on an H100 with XLA; README)."""
+  both in one process (measured faster on the 2-core AMD CPU and on an H100 with XLA; docs/performance.md)."""
   return rewrite
 
 
@@ -192,7 +192,7 @@ class Decoder(tf.Module):
     specs = [(32 * depth, 4 * depth, 5, activation), (4 * depth, 2 * depth, 5, activation),
              (2 * depth, depth, 6, activation), (depth, 3, 6, 'linear')]
     # The last layer (3 output channels) by phases: oneDNN's transposed convolution ran its forward pass at 34
-    # GFLOP/s on the 2-core AMD CPU (0.51 s at the train step's 2500 frames), the phase form at 2.6x that (README).
+    # GFLOP/s on the 2-core AMD CPU (0.51 s at the train step's 2500 frames), the phase form at 2.6x that (docs/performance.md).
     self.layers = [Conv(a, b, k, act, transpose=True, precision=precision, phases=index == len(specs) - 1)
                    for index, (a, b, k, act) in enumerate(specs)]
 

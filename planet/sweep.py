@@ -97,7 +97,7 @@ MATRICES['cpu'] = (['quick'], 'train')
 PAPER_SEEDS = 5  # Table 1 and the curves: 5 seeds (x 10 test trajectories).
 TRUE_SIM_EPISODES = 10  # Our choice for the true-simulator row: 10 episodes per task (the paper does not say).
 
-# Per-run resources (README, Reproduce the paper), measured on the 2-core AMD EPYC dev machine: the trainer's
+# Per-run resources (docs/reproduce.md), measured on the 2-core AMD EPYC dev machine: the trainer's
 # peak resident memory at paper sizes without its replay (scripts/benchmark.py's train step B=50 x L=50 and plan
 # call: 2.8 GB), to which the replay's uint8 images add exactly 64 x 64 x 3 bytes per stored step.
 IMAGE_BYTES = tasks_lib.IMAGE_SIZE * tasks_lib.IMAGE_SIZE * 3
@@ -132,14 +132,14 @@ class Run:
 
 def xla_warning(gin_files, gpus):
   """A one-line warning when runs get a GPU (`gpus` > 0) but none of the overlays `gin_files` turns XLA on for both
-  compiled functions (gin/gpu.gin does), else None. The README's GPU figures were all measured with XLA on."""
+  compiled functions (gin/gpu.gin does), else None. The GPU figures in docs/performance.md were all measured with XLA on."""
   if not gpus:
     return None
   found = cli.files_bindings(gin_files)  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
   if all(found.get(key) == 'True' for key in ('Learner.jit_compile', 'Agent.jit_compile')):
     return None
-  return ('warning: the runs get a GPU but XLA stays off: add --gin_file=gin/gpu.gin (XLA on, as the README\'s GPU '
-          'figures were measured)')
+  return ('warning: the runs get a GPU but XLA stays off: add --gin_file=gin/gpu.gin (XLA on, as the GPU figures of '
+          'docs/performance.md were measured)')
 
 
 def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISODES, logs='logs', results='results',
@@ -292,7 +292,7 @@ def progress_line(counts, start=None, seconds=None):
   return line
 
 
-def plan_summary(selected, gpus_per_run):
+def plan_summary(selected, gpus_per_run, results='results'):
   """The --dry_run summary: counts, resources per run from measured figures, and what is not known yet."""
   train = [run for run in selected if run.kind == 'train']
   sim = [run for run in selected if run.kind == 'truesim']
@@ -314,10 +314,22 @@ def plan_summary(selected, gpus_per_run):
   if cpu:
     lines.append(cpu)
   if sim:
-    lines.append('true-simulator episodes, measured on 2 cores: 4-30 min each for cartpole/reacher/cheetah/finger, '
-                 '1.5-2.5 h for cup and walker (10x the physics steps; README, CEM with the true simulator); '
-                 'a stopped episode resumes at its last step')
+    lines.append(true_sim_minutes(sorted({run.task for run in sim}), results))
   return '\n'.join(lines)
+
+
+def true_sim_minutes(task_names, results='results'):
+  """The --dry_run line of true-simulator episode times: the median wall time of each task's recorded episodes
+  (results/true_sim/<task>.jsonl, with their thread counts), where there are any."""
+  found = []
+  for task in task_names:
+    episodes = [r for r in rundir.read_jsonl(os.path.join(results, 'true_sim', f'{task}.jsonl')) if 'seconds' in r]
+    if episodes:
+      minutes = float(np.median([r['seconds'] for r in episodes])) / 60
+      threads = sorted({r.get('threads') for r in episodes if r.get('threads')})
+      found.append(f"{task} {minutes:.0f} min ({len(episodes)} episodes, {'/'.join(map(str, threads))} threads)")
+  return ('true-simulator episodes, median wall time of the recorded ones: ' + (', '.join(found) or 'none recorded') +
+          '; a stopped episode resumes at its last step')
 
 
 def gpu_time(count, machines=None):
@@ -795,7 +807,7 @@ def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, timed
     cache = f"--tf_xla_persistent_cache_directory={os.path.join(workdir, 'xla_cache')}"
     env['TF_XLA_FLAGS'] = f"{env.get('TF_XLA_FLAGS', '')} {cache}".strip()
   # The runs after the single one only read the cache: none then reads an entry that another is writing (which fails
-  # the reader's compile; README, Running on a GPU), and what the single run did not compile each compiles alone.
+  # the reader's compile; docs/gpu.md), and what the single run did not compile each compiles alone.
   shared_env = dict(env)
   if 'persistent_cache_read_only' not in env['TF_XLA_FLAGS']:
     shared_env['TF_XLA_FLAGS'] += ' --tf_xla_persistent_cache_read_only=true'

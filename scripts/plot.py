@@ -6,8 +6,10 @@
 
 Each figure compares variants (results/<task>/<variant>/seed<N>/) per task panel: the median test return over
 seeds and trajectories with the 5-95 percentile band, and the model-free D4PG / A3C final scores as lines.
-Missing runs are listed as missing, never drawn as zero. Figure 12 (the true-simulator CEM sweep) and the
-true-simulator rows of Table 1 come from results/true_sim/<task>.jsonl (scripts/true_sim.py).
+Missing runs are listed as missing, never drawn as zero; a run is drawn under its name only when its recorded
+config.gin is what that name means. Figure 12 (the true-simulator CEM sweep) and the true-simulator rows of Table 1
+come from results/true_sim/<task>.jsonl (scripts/true_sim.py). With the repository's results/, the tables of
+README.md, docs/results.md and docs/performance.md are rewritten too.
 """
 import argparse
 import logging
@@ -15,6 +17,7 @@ import os
 
 from planet import analysis
 from planet import cli
+from planet import docs
 from planet import figures
 from planet import rundir
 
@@ -43,6 +46,9 @@ def main(argv=None):
   if not os.path.exists(args.reference):
     cli.fail(f'no reference table {args.reference}: give --reference results/reference/table1.csv')
   figures.regenerate(args.results, args.out or os.path.join(args.results, 'figures'), args.reference, args.episode)
+  if os.path.realpath(args.results) == os.path.realpath(root) and args.episode is None:
+    for path in docs.regenerate(args.results, args.reference):  # The tables of README.md and docs/ from results/.
+      logging.info('updated %s', os.path.relpath(path, cli.REPO_ROOT))
 
 
 if __name__ == '__main__':

@@ -92,7 +92,7 @@ def main(argv=None):
   if args.dry_run:
     for run in selected:
       print(f'{run.name:<48} {run.path}')
-    print(sweep.plan_summary(selected, args.gpus or 1))
+    print(sweep.plan_summary(selected, args.gpus or 1, args.results))
     errors = sweep.check_configurations(selected)
     for name, error in errors:
       print(f'{name}: {error}')

@@ -52,7 +52,7 @@ def main(argv=None):
       logging.info('no GPU: with these settings an episode takes about %.0f minutes on this CPU (scaled from the '
                    'benchmark records in results/benchmarks/), so '
                    "the paper's 1000 episodes take days; for a CPU learning curve add --gin_file=gin/quick.gin, "
-                   "for a GPU see README 'Running on a GPU'", minutes)
+                   'for a GPU see docs/gpu.md', minutes)
   machine = gpu_line.split(';')[0] if gpu_line else cli.cpu_description()
   command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({machine}), commit "
              f"{cli.commit() or 'unknown'}: python {' '.join(shlex.quote(a) for a in sys.argv)}")

@@ -58,7 +58,7 @@ class RSSM(base.GaussianStateModel):
   # obs_step and img_step (up to float rounding). Only the recurrent path is scanned; what depends on one step's
   # inputs alone runs once over all steps as batched matmuls, and each loop reads its weights once, before it
   # starts, so that a gradient through it keeps no copy of them per step. On a GPU both compiled functions are
-  # chains of small kernels (README, Expected wall time): fewer per step is what makes them faster there.
+  # chains of small kernels (docs/performance.md): fewer per step is what makes them faster there.
 
   def _deter_step(self, action):
     """(step, inputs): h_t = GRU(h_{t-1}, act([s_{t-1}, a_{t-1}] W + b)) as a function of (state, input_t), with
