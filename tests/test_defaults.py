@@ -12,6 +12,7 @@ from planet import agent as agent_lib
 from planet import cli
 from planet import optimizer
 from planet import planner
+from planet import tasks
 from planet import true_sim
 from planet import world_model
 
@@ -36,6 +37,7 @@ def test_base_gin_holds_the_published_runs_defaults():
   assert gin.query_parameter('cem_plan.discount') == 0.99
   assert gin.query_parameter('cem_plan.resample_belief') is False
   assert gin.query_parameter('WorldModel.kl_scale') == 1.0
+  assert gin.query_parameter('RandomAgent.distribution') == 'uniform'  # The code's seed actions at every commit.
   # The code defaults agree with the gin file, so library users without gin get the same agent.
   plan_defaults = inspect.signature(planner.cem_plan).parameters
   assert plan_defaults['std_estimator'].default == 'std'
@@ -103,6 +105,13 @@ def test_random_action_distributions():
   actions = np.stack([code.act(None, None, True) for _ in range(2000)])
   # clip(Normal(0, 1)): about 31.7% of the draws land exactly on the bounds.
   assert np.all(np.abs(actions) <= 1) and abs(np.mean(np.abs(actions) == 1) - 0.317) < 0.02
+
+
+def test_cup_action_repeat_printed_by_default_and_the_codes_one_overlay_away():
+  cli.parse([os.path.join(ROOT, 'gin', 'cup.gin')], tiny_gin())
+  assert gin.query_parameter('make_env.action_repeat') == 4 == tasks.get('cup').action_repeat  # App. A
+  cli.parse([os.path.join(ROOT, 'gin', name) for name in ('cup.gin', 'ablations/code_cup_repeat.gin')], tiny_gin())
+  assert gin.query_parameter('make_env.action_repeat') == 6  # The camera-ready code (0c6f7d3).
 
 
 def test_code_reward_head_overlay():

@@ -201,7 +201,7 @@ def test_measure_sharing_times_one_then_two_runs_at_once_and_leaves_nothing_behi
   overlay.write_text("train.task = 'fake'\nmake_env.max_env_steps = 20\ntrain.total_episodes = 1000\n"
                      'train.test_every = 1000\ntrain.video_every = 1000\n')
   files = (os.path.join(ROOT, 'gin', 'base.gin'), os.path.join(ROOT, 'gin', 'debug.gin'), str(overlay))
-  run = sweep.Run('train', 'fake', 'planet', 0, str(tmp_path / 'unused'), files)
+  run = sweep.Run('train', 'fake', 'planet', 0, str(tmp_path / 'unused' / 'fake' / 'planet' / 'seed0'), files)
   work = tmp_path / 'work'
   monkeypatch.setattr(sweep.tempfile, 'mkdtemp', lambda prefix: str(work.mkdir() or work))
   monkeypatch.delenv('TF_XLA_FLAGS', raising=False)
@@ -241,7 +241,8 @@ def test_ray_launcher_retries_a_crash_and_resumes(tmp_path, caplog, monkeypatch)
   overlay = tmp_path / 'fake.gin'
   overlay.write_text("train.task = 'fake'\nmake_env.max_env_steps = 20\ntrain.total_episodes = 4\n")
   files = (os.path.join(ROOT, 'gin', 'base.gin'), os.path.join(ROOT, 'gin', 'debug.gin'), str(overlay))
-  runs = [sweep.Run('train', 'fake', 'planet', seed, str(tmp_path / f'seed{seed}'), files) for seed in (0, 1)]
+  runs = [sweep.Run('train', 'fake', 'planet', seed, str(tmp_path / 'logs' / 'fake' / 'planet' / f'seed{seed}'), files)
+          for seed in (0, 1)]
   crashed = []
 
   def crash_first_run():  # An OOM kill, say: SIGKILL once the first run has two episodes on disk.
@@ -273,7 +274,8 @@ def test_ray_launcher_retries_a_crash_and_resumes(tmp_path, caplog, monkeypatch)
     assert all(sweep.status(run)[0] == 'done' for run in runs)
     assert sweep.launch(runs, cpus=1) == {}  # A second sweep call starts nothing.
     copied = sweep.collect(runs, str(tmp_path / 'results'))
-    assert sorted(os.listdir(os.path.join(copied[0]))) >= ['command.txt', 'config.gin', 'metrics.jsonl']
+    assert {'command.txt', 'config.gin', 'metrics.jsonl', 'run.json'} <= set(os.listdir(copied[0]))
+    assert copied[0] == os.path.join(str(tmp_path / 'results'), 'fake', 'planet', 'seed0')
   finally:
     ray.shutdown()
     gin.clear_config()

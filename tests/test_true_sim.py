@@ -193,8 +193,8 @@ def test_sweep_resumes(tmp_path):
   assert figures.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
   rows = figures.table1([], {}, None, str(tmp_path / 'figures'), str(tmp_path))
   assert all(r['std_estimator'] == 'std' for r in records)  # The authors' refit is the default.
-  assert rows[1][0] == 'CEM + true simulator (this code)' and rows[1][3] == '550'
-  assert rows[2][0] == 'CEM + true simulator (this code, printed refit)' and rows[2][3] == '300'
+  assert rows[2][0] == 'CEM + true simulator (this code)' and rows[2][3] == '550 (n=2)'
+  assert rows[3][0] == 'CEM + true simulator (this code, printed refit)' and rows[3][3] == '300 (n=1)'
 
 
 def test_start_hit_rates_gives_a_share_per_seed():
