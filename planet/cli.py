@@ -27,6 +27,7 @@ EXIT_CRASH = 1  # An unexpected exception (Python's own code for an uncaught one
 EXIT_BAD_INPUT = 2  # Bad configuration or command line (argparse's code too); nothing was started.
 EXIT_DIVERGED = 3  # The loss became NaN/inf; the last good checkpoint is kept.
 EXIT_BUSY = 4  # Another process holds the run directory's lock.
+EXIT_STORAGE = 5  # The run directory cannot be written (a full disk): stopped, nothing lost, resumable.
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: stopped cleanly between episodes, resumable (128 + SIGINT).
 
 
@@ -39,6 +40,13 @@ def fail(error, code=EXIT_BAD_INPUT):
   inside a configurable: the first line says what went wrong."""
   print(f'error: {(str(error).splitlines() or [type(error).__name__])[0]}', file=sys.stderr)
   sys.exit(code)
+
+
+def fail_storage(error):
+  """Ends a script whose files cannot be written (rundir.StorageError: a full disk) with one line and
+  EXIT_STORAGE: nothing was lost, and the same command resumes once space is free."""
+  fail(f'{(str(error).splitlines() or ["storage error"])[0]}; free space (or fix the file system) and rerun the same '
+       'command to resume', EXIT_STORAGE)
 
 
 def _raise_interrupt(signum, frame):
@@ -114,6 +122,7 @@ def parse(gin_files, gin_params):
   except ImportError as e:
     raise ConfigError(f'bad gin configuration: a gin file imports a module that does not exist ({e})') from e
   check_types()
+  check_ranges()
 
 
 def _configurables():
@@ -162,6 +171,60 @@ def check_types():
     if not _type_matches(value, parameter.default):
       raise ConfigError(f'bad gin configuration: {key} = {value!r} is a {type(value).__name__}, but it takes a '
                         f'{type(parameter.default).__name__} (default {parameter.default!r})')
+
+
+# Settings that cannot work, refused before anything is written: (binding, rule as said, check). A check gets the
+# value and a reader of other bindings (for rules between two of them).
+RANGES = (
+    ('train.total_episodes', 'a positive count', lambda v, q: v >= 1),
+    ('train.seed_episodes', 'at least 1 (the model trains on them)', lambda v, q: v >= 1),
+    ('train.collect_interval', 'a positive count of updates', lambda v, q: v >= 1),
+    ('train.batch_size', 'a positive size', lambda v, q: v >= 1),
+    ('train.chunk_length', 'a positive length', lambda v, q: v >= 1),
+    ('train.test_every', 'a positive count of episodes', lambda v, q: v >= 1),
+    ('train.test_episodes', 'a positive count', lambda v, q: v >= 1),
+    ('train.final_test_episodes', 'a positive count', lambda v, q: v >= 1),
+    ('train.video_every', '0 (off) or a positive count', lambda v, q: v >= 0),
+    ('make_env.max_env_steps', 'a positive count', lambda v, q: v >= 1),
+    ('make_env.action_repeat', 'a positive count', lambda v, q: v >= 1),
+    ('make_env.size', 'a positive image size', lambda v, q: v >= 1),
+    ('cem_plan.horizon', 'a positive length', lambda v, q: v >= 1),
+    ('cem_plan.iterations', 'a positive count', lambda v, q: v >= 1),
+    ('cem_plan.candidates', 'a positive count', lambda v, q: v >= 1),
+    ('cem_plan.top_k', 'between 1 and cem_plan.candidates', lambda v, q: 1 <= v <= q('cem_plan.candidates', v)),
+    ('cem_plan.discount', 'in (0, 1]', lambda v, q: 0 < v <= 1),
+    ('WorldModel.free_nats', 'non-negative (nats)', lambda v, q: v >= 0),
+    ('WorldModel.kl_scale', 'non-negative', lambda v, q: v >= 0),
+    ('WorldModel.reward_scale', 'positive', lambda v, q: v > 0),
+    ('WorldModel.image_bits', 'between 1 and 8', lambda v, q: 1 <= v <= 8),
+    ('WorldModel.global_prior_scale', 'non-negative', lambda v, q: v >= 0),
+    ('WorldModel.overshooting', 'a distance D >= 1 (1: off)', lambda v, q: v >= 1),
+    ('RSSM.deterministic_size', 'a positive size', lambda v, q: v >= 1),
+    ('RSSM.stochastic_size', 'a positive size', lambda v, q: v >= 1),
+    ('RSSM.hidden_size', 'a positive size', lambda v, q: v >= 1),
+    ('RSSM.min_std', 'non-negative', lambda v, q: v >= 0),
+    ('Encoder.depth', 'a positive size', lambda v, q: v >= 1),
+    ('Decoder.depth', 'a positive size', lambda v, q: v >= 1),
+    ('RewardHead.units', 'a positive size', lambda v, q: v >= 1),
+    ('RewardHead.layers', 'a positive count', lambda v, q: v >= 1),
+    ('Adam.learning_rate', 'positive', lambda v, q: v > 0),
+    ('Adam.epsilon', 'positive', lambda v, q: v > 0),
+    ('Adam.clip_norm', 'positive', lambda v, q: v > 0),
+    ('Agent.exploration_noise', 'a non-negative standard deviation', lambda v, q: v >= 0),
+)
+
+
+def check_ranges():
+  """Refuses (ConfigError) a count, size or scale that cannot work (RANGES), naming the binding, its value and the
+  rule, before anything runs. Unbound settings and values of another type (check_types' concern) are skipped."""
+  for key, rule, check in RANGES:
+    value = _query(key, None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+      continue
+    if not check(value, _query):
+      other = re.search(r'\w+\.\w+', rule)  # A rule between two bindings names the other's value too.
+      rule += f' ({_query(other.group(0), None)})' if other else ''
+      raise ConfigError(f'bad gin configuration: {key} = {value!r}, but it must be {rule}')
 
 
 # MUJOCO_GL values dm_control understands.

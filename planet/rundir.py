@@ -1,5 +1,6 @@
 """A run directory: atomic writes (temporary name, then rename), JSON lines, the experiment it holds (a resume
 with another experiment is refused) and a lock that keeps a second writer out."""
+import errno
 import fcntl
 import json
 import logging
@@ -137,6 +138,22 @@ class RunDirError(RuntimeError):
 
 class RunDirBusy(RunDirError):
   """Another process holds the run directory's lock."""
+
+
+class StorageError(RunDirError):
+  """The run directory cannot be written (a full disk, a read-only or vanished file system): nothing is lost, and
+  the same command resumes once the cause is gone."""
+
+
+# OS errors that are the storage's, not the program's: a full disk or quota, a read-only or failing file system.
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def storage_error(error, path=None):
+  """StorageError for an OSError of STORAGE_ERRNOS (one line naming the path), else None."""
+  if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+    return StorageError(f'cannot write {error.filename or path} ({error.strerror})')
+  return None
 
 
 def bindings(config_text):

@@ -23,6 +23,7 @@ import tensorflow as tf
 import tqdm
 
 from planet import agent as agent_lib
+from planet import checkpoint as checkpoint_lib
 from planet import envs
 from planet import logger as logger_lib
 from planet import preprocess
@@ -143,6 +144,8 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
                          final_test_episodes, video_every, random_collection, progress)
     finally:
       trainer.close()
+  except OSError as e:  # A full disk while starting (config.gin, experiment.json): one line, as when saving.
+    raise (rundir.storage_error(e, logdir) or e) from e
   finally:
     lock.release()
 
@@ -195,16 +198,11 @@ class Trainer:
     self.agent = agent_lib.Agent(self.model)
     self.random_agent = agent_lib.RandomAgent(action_size, np.random.RandomState(seed))
     self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.learner.optimizer)
-    self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(logdir, 'checkpoints'), max_to_keep=2)
-    if self.manager.latest_checkpoint:
-      try:
-        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-      except (ValueError, AssertionError, tf.errors.OpError) as e:
-        raise rundir.RunDirError(
-            f'cannot resume {logdir}: its checkpoint does not fit this model ({str(e).splitlines()[0][:200]}); resume '
-            'it with its original settings, or give this run another --logdir') from e
-      logging.info('resumed from %s: %d episodes, %d grad steps', self.manager.latest_checkpoint,
-                   self.train_replay.num_episodes, int(self.learner.optimizer.step))
+    self.manager = checkpoint_lib.manager(self.checkpoint, logdir)
+    restored = checkpoint_lib.restore(self.checkpoint, self.manager, logdir)
+    if restored:
+      logging.info('resumed from %s: %d episodes, %d grad steps', restored, self.train_replay.num_episodes,
+                   int(self.learner.optimizer.step))
     self.metrics = logger_lib.MetricsLogger(logdir)
     self.open_loop = tf.function(functools.partial(world_model_lib.open_loop_prediction, self.model,
                                                    context=world_model_lib.OPEN_LOOP_CONTEXT), autograph=False)
@@ -318,8 +316,8 @@ class Trainer:
     episode as done (the counters come from them). A Ctrl-C meanwhile takes effect after all of them. A kill
     before the episode file makes the resume redo the episode, whose metrics line then comes again: readers keep
     the last line per episode (rundir.last_per_episode)."""
-    with _deferred_interrupts():
-      self.manager.save(checkpoint_number=sum(self.counts) + 1)
+    with _deferred_interrupts(), _storage_errors(self.logdir):
+      checkpoint_lib.save(self.manager, sum(self.counts) + 1)
       rundir.write_atomically(os.path.join(self.logdir, 'operative_config.gin'), gin.operative_config_str())
       record.update(timings, wall_time=wall_time())
       peak = gpu_memory_peak_mib()
@@ -338,6 +336,16 @@ class Trainer:
       self.prefetch.close()
     for env in self.envs:
       env.close()
+
+
+@contextlib.contextmanager
+def _storage_errors(logdir):
+  """An OS error of the storage while saving (a full disk, a read-only file system) becomes rundir.StorageError, one line
+  naming the path: the episode in progress is dropped and the run resumes from its files once the cause is gone."""
+  try:
+    yield
+  except OSError as e:
+    raise (rundir.storage_error(e, logdir) or e) from e
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@
 The run directory defaults to logs/<task>/<config>/seed<N>, where <config> names the gin files after the task
 file (e.g. `planet`, `ssm`, `quick`) and any --gin_param. Rerunning the same command resumes the run; Ctrl-C
 stops it between episodes. Exit codes: 0 done (or already complete), 1 crash, 2 bad input, 3 diverged loss,
-4 run directory in use, 130 interrupted (resumable).
+4 run directory in use, 5 the run directory cannot be written (a full disk; resumable), 130 interrupted (resumable).
 """
 import argparse
 import logging
@@ -59,7 +59,10 @@ def main(argv=None):
   cli.stop_on_signals()  # Ctrl-C and a scheduler's SIGTERM: stop cleanly between episodes.
 
   def finish(code, reason):  # exit.json for scripts/sweep.py (not when the directory belongs to another run).
-    rundir.write_exit(logdir, code, reason, training.episodes_on_disk(logdir), total)
+    try:
+      rundir.write_exit(logdir, code, reason, training.episodes_on_disk(logdir), total)
+    except OSError:  # A full disk: the one line below still says what happened.
+      pass
     if code == cli.EXIT_INTERRUPTED:
       sys.exit(code)
     if code:
@@ -73,6 +76,12 @@ def main(argv=None):
     finish(cli.EXIT_INTERRUPTED, 'interrupted')
   except rundir.RunDirBusy as e:
     cli.fail(e, cli.EXIT_BUSY)
+  except rundir.StorageError as e:  # A full disk or a file system gone: stopped, nothing lost, resumable.
+    try:
+      rundir.write_exit(logdir, cli.EXIT_STORAGE, str(e).splitlines()[0], training.episodes_on_disk(logdir), total)
+    except OSError:  # Still full: the one line below says it all.
+      pass
+    cli.fail_storage(e)
   except rundir.RunDirError as e:
     cli.fail(e)
   except training.SetupError as e:

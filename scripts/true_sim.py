@@ -87,6 +87,10 @@ def main(argv=None):
     cli.fail(error)
   except rundir.RunDirBusy as error:  # Another process plays this episode.
     cli.fail(error, cli.EXIT_BUSY)
+  except OSError as error:  # A full disk while saving the records: the episode so far is saved, it resumes.
+    if not rundir.storage_error(error):
+      raise
+    cli.fail_storage(rundir.storage_error(error))
   for setting in settings:
     scores = [r['return'] for r in records if r['settings'] == list(setting)]
     if scores:

@@ -54,11 +54,34 @@ def finished_run(tmp_path_factory):
     (["--gin_param=train.task='cartpol'"], {}, "unknown task 'cartpol'"),
     (['--gin_file=gin/no_such_file.gin'], {}, "gin file 'gin/no_such_file.gin' not found"),
     ([], {'MUJOCO_GL': 'vulkan'}, "MUJOCO_GL='vulkan' is not a rendering backend"),
-], ids=['gin_syntax', 'unknown_binding', 'wrong_type', 'unknown_task', 'missing_gin_file', 'bad_mujoco_gl'])
+    (['--gin_param=train.total_episodes=-3'], {}, 'train.total_episodes = -3, but it must be a positive count'),
+    (['--gin_file=gin/base.gin', '--gin_param=cem_plan.top_k=2000'], {},
+     'cem_plan.top_k = 2000, but it must be between 1 and cem_plan.candidates (1000)'),
+], ids=['gin_syntax', 'unknown_binding', 'wrong_type', 'unknown_task', 'missing_gin_file', 'bad_mujoco_gl',
+        'negative_episodes', 'top_k_over_candidates'])
 def test_bad_configuration_is_one_line(tmp_path, args, env, message):
   code, stderr = _script('train', *DEBUG, *args, f'--logdir={tmp_path / "run"}', env=env)
   assert message in _one_line_error(code, stderr)
   assert not os.path.exists(tmp_path / 'run')  # Refused before anything was written.
+
+
+@pytest.mark.parametrize('binding, rule', [
+    ('train.total_episodes = 0', 'a positive count'), ('train.seed_episodes = 0', 'at least 1'),
+    ('train.collect_interval = -1', 'a positive count of updates'), ('train.batch_size = 0', 'a positive size'),
+    ('train.chunk_length = 0', 'a positive length'), ('train.test_every = 0', 'a positive count of episodes'),
+    ('train.video_every = -1', '0 (off) or a positive count'), ('make_env.action_repeat = 0', 'a positive count'),
+    ('cem_plan.horizon = 0', 'a positive length'), ('cem_plan.iterations = 0', 'a positive count'),
+    ('cem_plan.candidates = -5', 'a positive count'), ('cem_plan.top_k = 0', 'between 1 and cem_plan.candidates'),
+    ('cem_plan.discount = 1.5', 'in (0, 1]'), ('WorldModel.free_nats = -1.0', 'non-negative'),
+    ('WorldModel.image_bits = 9', 'between 1 and 8'), ('WorldModel.overshooting = 0', 'a distance D >= 1'),
+    ('RSSM.stochastic_size = 0', 'a positive size'), ('Adam.learning_rate = 0.0', 'positive'),
+    ('Agent.exploration_noise = -0.3', 'a non-negative standard deviation')])
+def test_impossible_settings_are_refused_naming_binding_value_and_rule(binding, rule):
+  key, value = (part.strip() for part in binding.split('='))
+  with pytest.raises(cli.ConfigError) as error:
+    cli.configure(['gin/cartpole.gin', 'gin/debug.gin'], [binding], logdir='unused')
+  assert str(error.value).startswith(f'bad gin configuration: {key} = {value}, but it must be {rule}')
+  cli.configure(['gin/cartpole.gin', 'gin/debug.gin'], [], logdir='unused')  # The same files without it are fine.
 
 
 def test_unusable_run_directories_are_one_line(tmp_path):

@@ -1,6 +1,7 @@
 """scripts/sweep.py: the paper's run matrix agrees with the figures, status is read from run directories, and the
 Ray launcher runs, retries a crashed run that then continues its counters, and starts nothing the second time;
 SIGTERM to the driver stops it and its runs cleanly."""
+import errno
 import logging
 import os
 import signal
@@ -83,6 +84,34 @@ def test_collect_keeps_the_run_directory_name_with_every_overlay(tmp_path):
   assert [os.path.relpath(path, tmp_path / 'results') for path in copied] == [
       os.path.join('cartpole', 'debug', 'seed0'), os.path.join('cartpole', 'gru-debug', 'seed0')]
   assert sweep.status_table(selected, str(tmp_path / 'results')).startswith('cartpole/debug/seed0 ')
+
+
+def test_collection_on_a_full_disk_is_one_line_and_the_same_command_collects(tmp_path, monkeypatch, capsys):
+  sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+  try:
+    import sweep as sweep_script  # pylint: disable=import-outside-toplevel
+  finally:
+    sys.path.pop(0)
+  args = ['fig4', '--tasks', 'cartpole', '--variants', 'planet,gru', '--seeds', '0', '--gin_file=gin/debug.gin',
+          '--logs', str(tmp_path / 'logs'), '--results', str(tmp_path / 'results')]
+  for run in sweep.runs('fig4', ['cartpole'], ['planet', 'gru'], [0], logs=str(tmp_path / 'logs'),
+                        extra_gin_files=['gin/debug.gin']):
+    _fake_run_dir(run.path, 3, total=3, code=cli.EXIT_OK)  # Finished: nothing to start, only to collect.
+    open(os.path.join(run.path, 'metrics.jsonl'), 'w').write('{"episodes": 3}\n')
+  original = rundir.write_atomically
+
+  def full(path, data):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+  monkeypatch.setattr(rundir, 'write_atomically', full)
+  with pytest.raises(SystemExit) as stopped:
+    sweep_script.main(args)
+  assert stopped.value.code == cli.EXIT_STORAGE
+  error = capsys.readouterr().err.strip().splitlines()[-1]
+  assert error.startswith('error: cannot write ') and 'No space left on device' in error and 'rerun' in error
+  monkeypatch.setattr(rundir, 'write_atomically', original)
+  sweep_script.main(args)  # Space freed: the same command collects both runs.
+  assert sorted(os.listdir(tmp_path / 'results' / 'cartpole')) == ['debug', 'gru-debug']
 
 
 def test_status_of_made_up_run_directories(tmp_path):

@@ -1,5 +1,6 @@
 """CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random; a
 stopped episode resumes with the same draws."""
+import errno
 import importlib.util
 import json
 import os
@@ -153,6 +154,30 @@ def test_the_script_stops_on_sigterm_with_one_line_and_exit_130(tmp_path, monkey
   assert stopped.value.code == cli.EXIT_INTERRUPTED  # A stop: the sweep reports it and does not retry it.
   assert capsys.readouterr().err.strip().splitlines() == [
       'stopped: the episode so far is saved; the same command continues it']
+
+
+def test_the_script_on_a_full_disk_stops_with_one_line_and_exit_5(tmp_path, monkeypatch, capsys):
+  spec = importlib.util.spec_from_file_location('true_sim_script', os.path.join(ROOT, 'scripts', 'true_sim.py'))
+  script = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(script)
+  record = str(tmp_path / 'ep0.json')
+
+  def full_disk(*args):
+    del args
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), record + '.partial')  # Saving the episode's progress.
+
+  monkeypatch.setattr(true_sim, 'play_one', full_disk)
+  handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    with pytest.raises(SystemExit) as stopped:
+      script.main(['--task=cartpole', '--episode=0', f'--record={record}'])
+  finally:
+    for sig, handler in handlers.items():
+      signal.signal(sig, handler)
+  assert stopped.value.code == cli.EXIT_STORAGE
+  assert capsys.readouterr().err.strip().splitlines() == [
+      f'error: cannot write {record}.partial (No space left on device); free space (or fix the file system) and '
+      'rerun the same command to resume']
 
 
 def test_sweep_resumes(tmp_path):

@@ -1,0 +1,69 @@
+"""A run's checkpoints (model and optimizer), kept so that a damaged one never stops a run: the two newest are
+kept, a resume restores the newest one that reads whole, and only a checkpoint that reads but does not fit the model
+blames the configuration.
+
+TensorFlow's CheckpointManager writes a checkpoint's files first and then points its state file at them with an
+atomic rename, so a save cut short (a kill, a full disk) never becomes the newest; what this module adds is the
+resume's fallback when a finished checkpoint is damaged afterwards (a bad copy, a truncated file).
+"""
+import logging
+import os
+
+import tensorflow as tf
+
+from planet import rundir
+
+KEEP = 2  # Checkpoints kept: the newest and one to fall back to.
+
+
+def manager(checkpoint, logdir):
+  return tf.train.CheckpointManager(checkpoint, os.path.join(logdir, 'checkpoints'), max_to_keep=KEEP)
+
+
+def _first_line(error):
+  return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def read_whole(path):
+  """Reads every tensor of the checkpoint at `path` (tf.errors.OpError where a file is missing, cut short or
+  corrupt), so that damage shows before any variable is touched."""
+  reader = tf.train.load_checkpoint(path)
+  for name in reader.get_variable_to_shape_map():
+    reader.get_tensor(name)
+
+
+def restore(checkpoint, checkpoints, logdir):
+  """Restores `checkpoint` from the newest readable checkpoint of `checkpoints` (its manager), warning in one line
+  about each damaged one skipped; returns its path, or None for a new run. RunDirError when a readable checkpoint
+  does not fit the model (the configuration changed) or when none can be read."""
+  paths = list(reversed(checkpoints.checkpoints))  # Newest first.
+  damaged = []
+  for path in paths:
+    try:
+      read_whole(path)
+    except (tf.errors.OpError, ValueError) as e:
+      damaged.append(f'{os.path.basename(path)}: {_first_line(e)}')
+      logging.warning('checkpoint %s cannot be read (%s); trying the one before it', path, _first_line(e))
+      continue
+    try:
+      checkpoint.restore(path).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+      raise rundir.RunDirError(
+          f'cannot resume {logdir}: its checkpoint {os.path.basename(path)} does not fit this model '
+          f'({_first_line(e)}); resume it with its original settings, or give this run another --logdir') from e
+    if damaged:
+      logging.warning('resumed from %s, the newest readable checkpoint; the episodes on disk stay', path)
+    return path
+  if damaged:
+    raise rundir.RunDirError(
+        f'cannot resume {logdir}: no checkpoint can be read ({"; ".join(damaged)}); move '
+        f'{os.path.join(logdir, "checkpoints")} aside to train a new model on the episodes on disk')
+  return None
+
+
+def save(checkpoints, number):
+  """Saves checkpoint `number`; a full disk or another OS error becomes StorageError naming the path."""
+  try:
+    return checkpoints.save(checkpoint_number=number)
+  except (OSError, tf.errors.OpError) as e:
+    raise rundir.StorageError(f'cannot write the checkpoint in {checkpoints.directory} ({_first_line(e)})') from e
