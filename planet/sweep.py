@@ -546,11 +546,14 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
   of the runs started."""
   import ray  # pylint: disable=import-outside-toplevel  # Only the launcher needs Ray (an optional extra).
   todo = [run for run in selected if status(run, results)[0] in ('not started', 'partial', 'failed')]
-  running = [run.name for run in selected if status(run, results)[0] == 'running']
-  if running:
-    logging.warning('skipping %d run(s) another process is running: %s', len(running), ', '.join(running[:5]))
-  if not todo:
-    logging.info('nothing to start: every selected run is done or running')
+  # Runs another process holds (another sweep, or the runs of a driver killed with SIGKILL, still ending): never a
+  # second writer; they are waited for, and started here if they stop unfinished.
+  waiting = [run for run in selected if status(run, results)[0] == 'running']
+  if waiting:
+    logging.warning('waiting for %d run(s) another process is running: %s', len(waiting),
+                    ', '.join(run.name for run in waiting[:5]))
+  if not todo and not waiting:
+    logging.info('nothing to start: every selected run is done')
     return {}
   if not ray.is_initialized():  # 'local': a new embedded instance, never another sweep's by accident.
     ray.init(address=address or 'local', **(ray_init or {}))
@@ -572,8 +575,17 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
     cli.stop_on_signals()
   watch = _ProgressWatch(selected, results, sys.stderr.isatty() if bar is None else bar)
   try:
-    while pending:
+    while pending or waiting:
       watch.update()
+      for run in list(waiting):
+        state = status(run, results)[0]
+        if state != 'running':  # Its other process ended: done, or to be continued here.
+          waiting.remove(run)
+          if state != 'done':
+            pending[task.options(**options).remote(run)] = run
+      if not pending:
+        time.sleep(1.0)
+        continue
       # A wait with a timeout: a blocking one holds off Ctrl-C and SIGTERM until some run ends (hours).
       done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
       if not done:

@@ -346,3 +346,56 @@ def _stop_the_sweep_once_the_episode_runs(process, job):
     assert time.time() < deadline, 'the true-simulator process outlived the sweep'
     time.sleep(0.2)
   assert 'stopped: the episode so far is saved' in open(job.parent / 'sweep.log').read()  # It stopped cleanly.
+
+
+_DRIVER = '''
+import sys
+from planet import sweep
+logs, results, files = sys.argv[1], sys.argv[2], tuple(sys.argv[3:])
+runs = [sweep.Run('train', 'fake', 'planet', seed, f'{logs}/fake/planet/seed{seed}', files) for seed in (0, 1)]
+outcomes = sweep.launch(runs, cpus=1, retries=0, results=results, bar=False)
+print('outcomes', sorted(code for code, _ in outcomes.values()))
+print('collected', len(sweep.collect(runs, results)))
+'''
+
+
+@pytest.mark.slow
+def test_the_sweep_driver_killed_and_rerun_duplicates_nothing(tmp_path):
+  pytest.importorskip('ray')
+  overlay = tmp_path / 'fake.gin'
+  overlay.write_text("train.task = 'fake'\nmake_env.max_env_steps = 20\ntrain.total_episodes = 6\n"
+                     'train.test_every = 1000\ntrain.video_every = 0\n')
+  files = [os.path.join(ROOT, 'gin', 'base.gin'), os.path.join(ROOT, 'gin', 'debug.gin'), str(overlay)]
+  logs, results = tmp_path / 'logs', tmp_path / 'results'
+  command = [sys.executable, '-c', _DRIVER, str(logs), str(results), *files]
+  driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  episodes = [logs / 'fake' / 'planet' / f'seed{seed}' / 'train_episodes' for seed in (0, 1)]
+  try:
+    deadline = time.time() + 300
+    while not all(path.is_dir() and len(os.listdir(path)) >= 2 for path in episodes):
+      assert time.time() < deadline and driver.poll() is None, driver.communicate()[1][-3000:]
+      time.sleep(0.2)
+    driver.kill()  # SIGKILL: no handler runs, the runs are mid-episode.
+    driver.wait()
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+  finally:
+    for seed in (0, 1):  # Nothing outlives a failed test.
+      pid = _pid_of(f'--logdir={logs / "fake" / "planet" / f"seed{seed}"}')
+      if pid:
+        os.kill(pid, signal.SIGKILL)
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  # The killed driver's runs were still ending: the rerun waited for them (never a second writer), then finished
+  # what they left unfinished and collected both once.
+  assert 'waiting for 2 run(s) another process is running' in rerun.stderr, rerun.stderr[-3000:]
+  assert 'collected 2' in rerun.stdout and 'outcomes [1' not in rerun.stdout, rerun.stdout + rerun.stderr[-3000:]
+  for seed in (0, 1):
+    run_dir = logs / 'fake' / 'planet' / f'seed{seed}'
+    lines = [r['episodes'] for r in logger.read_metrics(run_dir)]
+    assert sorted(set(lines)) == list(range(1, 7))  # Every episode once (readers keep the last line of a redo).
+    assert len(os.listdir(run_dir / 'train_episodes')) == 6
+    commands = open(run_dir / 'command.txt').read().splitlines()
+    log = open(run_dir / 'sweep.log').read() if os.path.exists(run_dir / 'sweep.log') else ''
+    assert 'is in use by' not in log  # No second writer was refused: none was started.
+    assert len(commands) >= 2  # Started, then resumed by the rerun.
+    collected = results / 'fake' / 'planet' / f'seed{seed}'
+    assert [r['episodes'] for r in logger.read_metrics(collected)][-1] == 6
