@@ -8,6 +8,7 @@ resume's fallback when a finished checkpoint is damaged afterwards (a bad copy, 
 """
 import logging
 import os
+import re
 
 import tensorflow as tf
 
@@ -21,7 +22,12 @@ def manager(checkpoint, logdir):
 
 
 def _first_line(error):
-  return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+  """An error's first line without TensorFlow's op decorations: '{{function_node ...}} <path>; <reason> [Op:X]'
+  reads '<reason>: <path>'."""
+  text = (str(getattr(error, 'message', None) or error).strip().splitlines() or [type(error).__name__])[0]
+  text = re.sub(r'\s*\[Op:\w+\]$', '', re.sub(r'^\{\{.*?\}\}\s*', '', text))
+  path, _, reason = text.rpartition('; ')
+  return (f'{reason}: {path}' if path else reason)[:300]
 
 
 def read_whole(path):
