@@ -39,7 +39,13 @@ def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None,
   tasks = list(tasks or tasks_lib.names())
   rows = 1 if len(tasks) <= 3 else 2
   cols = -(-len(tasks) // rows)
-  fig, axes = plt.subplots(rows, cols, figsize=(max(3.4 * cols, 5.5), 2.6 * rows + 1.0), squeeze=False)
+  width = max(3.4 * cols, 5.5)
+  # The legend below the panels: as many columns as its longest label allows (about 0.06 inch a character).
+  entries = len(variants) + 2
+  ncol = max(1, min(3, int(width // (0.06 * max(len(label) for _, label in variants) + 0.6))))
+  legend = 0.2 * -(-entries // ncol) + 0.15
+  height = 2.6 * rows + 0.45 + legend
+  fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
   axes = axes.ravel()
   for ax in axes[len(tasks):]:
     ax.set_visible(False)
@@ -73,8 +79,8 @@ def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None,
   for ax in axes[::cols]:
     ax.set_ylabel('test return', fontsize=8)
   fig.suptitle(title, fontsize=10)
-  fig.legend(loc='lower center', ncol=3, fontsize=7, frameon=False)
-  fig.tight_layout(rect=(0, 0.75 / (2.6 * rows + 1.0) + 0.05, 1, 0.95))
+  fig.legend(loc='lower center', ncol=ncol, fontsize=7, frameon=False)
+  fig.tight_layout(rect=(0, legend / height, 1, 1 - 0.3 / height))
   for ext in ('png', 'pdf'):
     fig.savefig(os.path.join(out_dir, f'{name}.{ext}'), dpi=150)
   plt.close(fig)
