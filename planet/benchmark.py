@@ -25,6 +25,7 @@ from planet import objectives
 from planet import optimizer as optimizer_lib
 from planet import records
 from planet import replay as replay_lib
+from planet import rollout
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet import training
@@ -423,7 +424,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
       replay = replay_lib.Replay(tmp)
       random_agent = agent_lib.RandomAgent(env.action_size, rng)
       for i in range(2):
-        replay.add(training.run_episode(env, random_agent, np.array([0, i]), True))
+        replay.add(rollout.run_episode(env, random_agent, np.array([0, i]), True))
       model = world_model.WorldModel(env.action_size)
       learner = world_model.Learner(model, q('train.batch_size'), q('train.chunk_length'))
       agent = agent_lib.Agent(model)
@@ -439,7 +440,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
       training.update(learner, prefetch, steps, 0)
       update_seconds = time.perf_counter() - tic
       tic = time.perf_counter()
-      episode = training.run_episode(env, agent, np.array([0, 9]), True)
+      episode = rollout.run_episode(env, agent, np.array([0, 9]), True)
       collect_seconds = time.perf_counter() - tic
       prefetch.close()
       env.close()

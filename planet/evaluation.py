@@ -19,8 +19,8 @@ from planet import networks
 from planet import optimizer as optimizer_lib
 from planet import preprocess
 from planet import replay as replay_lib
+from planet import rollout
 from planet import rundir
-from planet import training
 from planet import world_model as world_model_lib
 
 
@@ -58,7 +58,7 @@ def evaluate(run, episodes=10, seed=12345):
   agent = agent_lib.Agent(run.model)
   returns = []
   for k in range(episodes):
-    episode = training.run_episode_retrying(run.env, agent, training.derive_seed(seed, 'eval', k),
+    episode = rollout.run_episode_retrying(run.env, agent, rollout.derive_seed(seed, 'eval', k),
                                            explore=False)
     returns.append(float(episode['reward'].sum()))
     logging.info('eval episode %d/%d: return %.1f', k + 1, episodes, returns[-1])

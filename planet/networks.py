@@ -192,7 +192,8 @@ class Decoder(tf.Module):
     specs = [(32 * depth, 4 * depth, 5, activation), (4 * depth, 2 * depth, 5, activation),
              (2 * depth, depth, 6, activation), (depth, 3, 6, 'linear')]
     # The last layer (3 output channels) by phases: oneDNN's transposed convolution ran its forward pass at 34
-    # GFLOP/s on the 2-core AMD CPU (0.51 s at the train step's 2500 frames), the phase form at 2.6x that (docs/performance.md).
+    # GFLOP/s on the 2-core AMD CPU (0.51 s at the train step's 2500 frames), the phase form at 2.6x that
+    # (docs/performance.md).
     self.layers = [Conv(a, b, k, act, transpose=True, precision=precision, phases=index == len(specs) - 1)
                    for index, (a, b, k, act) in enumerate(specs)]
 

@@ -132,7 +132,8 @@ class Run:
 
 def xla_warning(gin_files, gpus):
   """A one-line warning when runs get a GPU (`gpus` > 0) but none of the overlays `gin_files` turns XLA on for both
-  compiled functions (gin/gpu.gin does), else None. The GPU figures in docs/performance.md were all measured with XLA on."""
+  compiled functions (gin/gpu.gin does), else None. The GPU figures in docs/performance.md were all measured with
+  XLA on."""
   if not gpus:
     return None
   found = cli.files_bindings(gin_files)  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
@@ -387,7 +388,8 @@ def cpu_hours(train, machines=None):
   if not hours:
     return ''
   return (f'CPU time per run, scaled from the benchmark records of {device} (train step, plan call, env step; '
-          'test episodes and tracing not counted): ' + ', '.join(f'{task} {value:.1f} h' for task, value in hours.items()))
+          'test episodes and tracing not counted): ' +
+          ', '.join(f'{task} {value:.1f} h' for task, value in hours.items()))
 
 
 def check_configurations(selected):

@@ -15,7 +15,6 @@ import os
 import signal
 import threading
 import time
-import zlib
 
 import gin
 import numpy as np
@@ -29,6 +28,7 @@ from planet import logger as logger_lib
 from planet import preprocess
 from planet import records
 from planet import replay as replay_lib
+from planet import rollout
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet import world_model as world_model_lib
@@ -40,46 +40,6 @@ class TrainingDiverged(RuntimeError):
 
 class SetupError(RuntimeError):
   """The run could not start (e.g. an environment that cannot render); nothing was collected."""
-
-
-def derive_seed(*parts):
-  """A stateless [2] int32 seed from any parts (ints and strings), stable across runs and resumes."""
-  digest = zlib.crc32(repr(parts).encode())
-  return np.array([parts[0] if isinstance(parts[0], int) else 0, digest & 0x7FFFFFFF], np.int32)
-
-
-def run_episode(env, policy, seed, explore, timings=None):
-  """One episode with `policy`; returns it as arrays (step 0: reset observation, zero action and reward).
-  `timings`, a dict, gets the seconds spent choosing actions (`act_time`) and in the environment's steps
-  (`env_time`: physics, rendering and the worker round trip) added to it."""
-  policy.reset()
-  obs = env.reset(seed=int(seed[1]))
-  steps = [dict(obs, action=np.zeros(env.action_size, np.float32), reward=np.float32(0))]
-  done, t, acting, stepping = False, 0, 0.0, 0.0
-  while not done:
-    tic = time.perf_counter()
-    action = policy.act(obs, derive_seed(int(seed[0]), int(seed[1]), t), explore)
-    toc = time.perf_counter()
-    obs, reward, done, _ = env.step(action)
-    acting, stepping = acting + toc - tic, stepping + time.perf_counter() - toc
-    steps.append(dict(obs, action=np.asarray(action, np.float32), reward=np.float32(reward)))
-    t += 1
-  if timings is not None:
-    timings['act_time'] = timings.get('act_time', 0.0) + acting
-    timings['env_time'] = timings.get('env_time', 0.0) + stepping
-  return {key: np.stack([step[key] for step in steps]) for key in steps[0]}
-
-
-def run_episode_retrying(env, policy, seed, explore, attempts=3, timings=None):
-  """`run_episode`, restarting a crashed environment worker up to `attempts` times."""
-  for attempt in range(attempts):
-    try:
-      return run_episode(env, policy, seed, explore, timings)
-    except envs.EnvWorkerError as e:
-      if attempt == attempts - 1:
-        raise
-      logging.warning('%s -- retrying the episode (%d/%d)', e, attempt + 1, attempts - 1)
-  raise AssertionError('unreachable')
 
 
 def gpu_memory_peak_mib():
@@ -272,7 +232,7 @@ class Trainer:
     if self.prefetch is None:
       self.prefetch = replay_lib.Prefetcher(
           self.train_replay, self.batch_size, self.chunk_length,
-          seed=int(derive_seed(self.seed, 'replay', int(self.learner.optimizer.step))[1]),
+          seed=int(rollout.derive_seed(self.seed, 'replay', int(self.learner.optimizer.step))[1]),
           transform=batch_to_device(self.prefetch_device) if self.prefetch_device else None)
     tic = time.time()
     terms = update(self.learner, self.prefetch, steps, self.seed, on_step)
@@ -285,8 +245,8 @@ class Trainer:
     tic = time.time()
     policy = self.random_agent if random else self.agent
     parts = {}
-    episode = run_episode_retrying(env, policy, derive_seed(self.seed, 'train', name, self.counts[index]),
-                                   explore=True, timings=parts)
+    seed = rollout.derive_seed(self.seed, 'train', name, self.counts[index])
+    episode = rollout.run_episode_retrying(env, policy, seed, explore=True, timings=parts)
     episode['task'] = np.full(len(episode['reward']), index, np.int8)
     collect_time = time.time() - tic
     env_steps = self.env_steps[index] + (len(episode['reward']) - 1) * env.action_repeat
@@ -302,7 +262,8 @@ class Trainer:
     tic = time.time()
     tests = []
     for k in range(count):
-      test = run_episode_retrying(env, self.agent, derive_seed(self.seed, 'test', name, episodes, k), explore=False)
+      seed = rollout.derive_seed(self.seed, 'test', name, episodes, k)
+      test = rollout.run_episode_retrying(env, self.agent, seed, explore=False)
       test['task'] = np.full(len(test['reward']), index, np.int8)
       tests.append(test)
     returns = [_episode_return(test) for test in tests]
@@ -340,8 +301,9 @@ class Trainer:
 
 @contextlib.contextmanager
 def _storage_errors(logdir):
-  """An OS error of the storage while saving (a full disk, a read-only file system) becomes rundir.StorageError, one line
-  naming the path: the episode in progress is dropped and the run resumes from its files once the cause is gone."""
+  """An OS error of the storage while saving (a full disk, a read-only file system) becomes rundir.StorageError,
+  one line naming the path: the episode in progress is dropped and the run resumes from its files once the cause is
+  gone."""
   try:
     yield
   except OSError as e:
@@ -380,7 +342,7 @@ def update(learner, prefetch, steps, seed, on_step=None):
   start = int(learner.optimizer.step)  # Read once: reading it every step would stall a GPU's queue.
   for step in range(start, start + steps):
     batch = next(prefetch)
-    outputs.append(learner.train_step(batch, tf.constant(derive_seed(seed, 'update', step), tf.int32)))
+    outputs.append(learner.train_step(batch, tf.constant(rollout.derive_seed(seed, 'update', step), tf.int32)))
     if on_step:
       on_step(step - start + 1)
   values = {key: np.array([out[key].numpy() for out in outputs]) for key in outputs[0]}
@@ -399,7 +361,7 @@ def _open_loop_check(logdir, open_loop, episode, episodes, metrics, seed, prefix
   context = world_model_lib.OPEN_LOOP_CONTEXT
   length = min(len(episode['reward']), context + world_model_lib.OPEN_LOOP_HORIZON)
   batch = {'image': episode['image'][None, :length], 'action': episode['action'][None, :length]}
-  truth, prediction = open_loop(batch, seed=tf.constant(derive_seed(seed, 'video', episodes), tf.int32))
+  truth, prediction = open_loop(batch, seed=tf.constant(rollout.derive_seed(seed, 'video', episodes), tf.int32))
   truth, prediction = truth.numpy()[0], prediction.numpy()[0]
   if write_videos:
     video_dir = os.path.join(logdir, 'videos')

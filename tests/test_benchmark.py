@@ -16,6 +16,7 @@ from planet import envs
 from planet import logger
 from planet import records
 from planet import replay as replay_lib
+from planet import rollout
 from planet import training
 from planet import world_model
 
@@ -260,7 +261,7 @@ def test_compare_precision_script_tiny(tmp_path):
   rng = np.random.RandomState(0)
   for i in range(2):
     replay_lib.save_episode(str(tmp_path / 'episodes'), i,
-                            training.run_episode(env, agent_lib.RandomAgent(1, rng), np.array([0, i]), True))
+                            rollout.run_episode(env, agent_lib.RandomAgent(1, rng), np.array([0, i]), True))
   out = tmp_path / 'precision.jsonl'
   result = subprocess.run([sys.executable, 'scripts/compare_precision.py', '--episodes', str(tmp_path / 'episodes'),
                            '--gin_file=gin/cartpole.gin', '--gin_file=gin/debug.gin', '--steps', '8',

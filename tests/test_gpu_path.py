@@ -11,13 +11,13 @@ from conftest import tiny_gin
 from planet import agent as agent_lib
 from planet import cli
 from planet import envs
-from planet import training
+from planet import rollout
 from planet import world_model
 
 
 def test_xla_train_and_act_steps_compile_once_and_match_plain_graphs():
   env = envs.FakeEnv(seed=0, max_env_steps=40)
-  episode = training.run_episode(env, agent_lib.RandomAgent(1, np.random.RandomState(0)), np.array([0, 0]), True)
+  episode = rollout.run_episode(env, agent_lib.RandomAgent(1, np.random.RandomState(0)), np.array([0, 0]), True)
   batch = {key: np.stack([episode[key][i:i + 10] for i in (0, 5)]) for key in ('image', 'action', 'reward')}
   results = {}
   for overlay in ([], ['gin/gpu.gin']):

@@ -8,7 +8,7 @@ from planet import agent as agent_lib
 from planet import cli
 from planet import envs
 from planet import replay as replay_lib
-from planet import training
+from planet import rollout
 from planet import world_model
 
 
@@ -18,7 +18,7 @@ def test_world_model_loss_falls_on_fixed_data(tmp_path):
   rng = np.random.RandomState(0)
   replay = replay_lib.Replay(str(tmp_path))
   for i in range(4):
-    replay.add(training.run_episode(env, agent_lib.RandomAgent(1, rng), np.array([0, i]), explore=True))
+    replay.add(rollout.run_episode(env, agent_lib.RandomAgent(1, rng), np.array([0, i]), explore=True))
   model = world_model.WorldModel(1)
   learner = world_model.Learner(model, batch_size=4, length=10)
   batches = [replay.sample(4, 10, rng) for _ in range(8)]
@@ -47,7 +47,7 @@ def test_learned_model_and_planner_solve_the_fake_task(tmp_path):
   replay = replay_lib.Replay(str(tmp_path))
   random_agent = agent_lib.RandomAgent(1, rng)
   for i in range(20):
-    replay.add(training.run_episode(env, random_agent, np.array([0, i]), explore=True))
+    replay.add(rollout.run_episode(env, random_agent, np.array([0, i]), explore=True))
   model = world_model.WorldModel(1)
   learner = world_model.Learner(model, batch_size=16, length=10)
   for step in range(1000):
@@ -61,7 +61,7 @@ def test_learned_model_and_planner_solve_the_fake_task(tmp_path):
   starts = (-0.9, -0.7, 0.7, 0.9)
 
   def mean_return(policy, repeats=1):
-    return np.mean([training.run_episode(envs.FakeEnv(max_env_steps=60, start=start), policy,
+    return np.mean([rollout.run_episode(envs.FakeEnv(max_env_steps=60, start=start), policy,
                                          np.array([1, k]), False)['reward'].sum()
                     for k, start in enumerate(starts * repeats)])
 

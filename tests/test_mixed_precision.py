@@ -10,7 +10,7 @@ from planet import cli
 from planet import envs
 from planet import networks
 from planet import replay as replay_lib
-from planet import training
+from planet import rollout
 from planet import world_model
 
 BF16 = ["Encoder.precision = 'bfloat16'", "Decoder.precision = 'bfloat16'"]
@@ -49,7 +49,7 @@ def test_bfloat16_losses_match_float32_within_noise(tmp_path):
   rng = np.random.RandomState(0)
   replay = replay_lib.Replay(str(tmp_path))
   for i in range(4):
-    replay.add(training.run_episode(env, agent_lib.RandomAgent(1, rng), np.array([0, i]), explore=True))
+    replay.add(rollout.run_episode(env, agent_lib.RandomAgent(1, rng), np.array([0, i]), explore=True))
   batches = [replay.sample(4, 10, rng) for _ in range(8)]
   floor = 0.5 * np.log(2 * np.pi) * 64 * 64 * 3  # The image NLL's constant under Normal(mean, 1).
 

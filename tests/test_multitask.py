@@ -9,6 +9,7 @@ from planet import analysis
 from planet import cli
 from planet import envs
 from planet import replay as replay_lib
+from planet import rollout
 from planet import rundir
 from planet import training
 
@@ -34,7 +35,7 @@ def test_padded_actions_pad_and_unpad():
   env.reset()
   env.step(np.array([0.25, -0.9, 0.7], np.float32))
   np.testing.assert_array_equal(inner.received[-1], [0.25])
-  episode = training.run_episode(env, training.agent_lib.RandomAgent(3, np.random.RandomState(0)),
+  episode = rollout.run_episode(env, training.agent_lib.RandomAgent(3, np.random.RandomState(0)),
                                  np.array([0, 1]), explore=True)
   assert episode['action'].shape[1] == 3  # Stored in the agent's padded space.
   np.testing.assert_array_equal(np.stack(inner.received[1:]), episode['action'][1:, :1])
