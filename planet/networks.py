@@ -138,8 +138,8 @@ class Conv(tf.Module):
     rewrite = self._transpose and rewritten()
     if rewrite and x.shape[1] == x.shape[2] == 1:
       # On a 1 x 1 input (the decoder's first layer) the transposed convolution is a dense layer onto the k x k x out
-      # map: y[i, j, o] = sum_c x[c] W[i, j, o, c]. As one matmul, the same sums up to float rounding, its forward and
-      # backward took 0.25 s instead of 0.89 s on the 2-core AMD CPU at the train step's 2500 frames.
+      # map: y[i, j, o] = sum_c x[c] W[i, j, o, c]. As one matmul: the same sums up to float rounding, several times
+      # faster on a CPU, whose transposed convolution runs such a layer poorly (docs/performance.md).
       kernel, out_ch = self._size
       in_ch = x.shape[3]
       dense = tf.reshape(tf.transpose(weights, [3, 0, 1, 2]), [in_ch, kernel * kernel * out_ch])
@@ -191,9 +191,8 @@ class Decoder(tf.Module):
     self.dense = Dense(feature_size, 32 * depth, precision=precision)
     specs = [(32 * depth, 4 * depth, 5, activation), (4 * depth, 2 * depth, 5, activation),
              (2 * depth, depth, 6, activation), (depth, 3, 6, 'linear')]
-    # The last layer (3 output channels) by phases: oneDNN's transposed convolution ran its forward pass at 34
-    # GFLOP/s on the 2-core AMD CPU (0.51 s at the train step's 2500 frames), the phase form at 2.6x that
-    # (docs/performance.md).
+    # The last layer (3 output channels) by phases: oneDNN's transposed convolution runs its forward pass at a small
+    # fraction of the CPU's rate, the phase form at several times that (docs/performance.md).
     self.layers = [Conv(a, b, k, act, transpose=True, precision=precision, phases=index == len(specs) - 1)
                    for index, (a, b, k, act) in enumerate(specs)]
 
