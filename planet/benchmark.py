@@ -20,6 +20,7 @@ import planet
 from planet import agent as agent_lib
 from planet import cli
 from planet import envs
+from planet import machine
 from planet import networks
 from planet import objectives
 from planet import optimizer as optimizer_lib
@@ -52,33 +53,6 @@ XLA_SETTINGS = {
 SETTING_FIGURES = ('train_step', 'train_step_first_call', 'train_step_device_batch', 'update_step',
                    'update_step_prefetch_device', 'plan_call', 'plan_first_call',
                    'ab_train_step', 'ab_plan_call', 'gpu_memory_peak')
-
-
-def describe_device():
-  """The first GPU's name, or the CPU's model and core count: the machine a measurement names."""
-  gpus = cli.gpu_names(tf)
-  return gpus[0] if gpus else cli.cpu_description()
-
-
-def cpu_topology(cpuinfo=None):
-  """'<physical cores> cores, <logical CPUs> threads' from /proc/cpuinfo (or its text): the two differ where CPUs
-  are hyperthreads, which share one core's FMA units (a 2-vCPU VM may be one core). None where it cannot tell."""
-  if cpuinfo is None:
-    try:
-      with open('/proc/cpuinfo') as f:
-        cpuinfo = f.read()
-    except OSError:
-      return None
-  cores, logical = set(), 0
-  for block in cpuinfo.strip().split('\n\n'):
-    fields = dict(line.split(':', 1) for line in block.splitlines() if ':' in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    if 'processor' in fields:
-      logical += 1
-      if 'core id' in fields:
-        cores.add((fields.get('physical id'), fields['core id']))
-  plural = lambda n, word: f"{n} {word}{'s' if n != 1 else ''}"
-  return f"{plural(len(cores), 'core')}, {plural(logical, 'thread')}" if cores else None
 
 
 def conv_flops(size_in, channels_in, channels_out, kernel, transpose):
@@ -284,8 +258,8 @@ def _context(jit, tiny, gin_files, gin_params):
   """What every record of a timing run carries: the machine, TensorFlow, the commit and the settings."""
   flags = {'jit_compile': jit, 'TF_ENABLE_ONEDNN_OPTS': os.environ.get('TF_ENABLE_ONEDNN_OPTS'), 'tiny': tiny,
            'gin_files': gin_files, 'gin_params': gin_params, **_xla_env()}
-  return dict(device=describe_device(), host_cpu=cpu_topology(), tf_version=tf.__version__, flags=flags,
-              commit=cli.commit())
+  return dict(device=machine.describe(tf), host_cpu=machine.cpu_topology(), tf_version=tf.__version__, flags=flags,
+              commit=machine.commit())
 
 
 def _median_time(fn, repeats):
@@ -633,7 +607,7 @@ def compare_precision(episodes_dir, gin_files, gin_params=(), steps=100, out=Non
       times.append(time.perf_counter() - tic)
     row = dict(name=name, steps=steps, batch_size=batch_size, length=length, gin_files=gin_files + overlay,
                episodes=replay.num_episodes, step_seconds=round(float(np.median(times[1:] or times)), 4),
-               device=describe_device(), tf_version=tf.__version__,
+               device=machine.describe(tf), tf_version=tf.__version__,
                **{f'{term}_last': round(float(np.mean(history[term][-tail:])), 4) for term in PRECISION_TERMS},
                **{f'{term}_first': round(float(np.mean(history[term][:5])), 4) for term in PRECISION_TERMS})
     rows.append(row)

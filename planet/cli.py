@@ -4,20 +4,17 @@ gin files import the modules whose configurables they bind (`import planet.train
 planet.models.ssm` in gin/ablations/ssm.gin), so a new model needs no list here.
 """
 import functools
-import importlib
 import inspect
 import json
 import os
-import platform
 import re
 import signal
-import subprocess
 import sys
 import tokenize
 
 import gin
 
-import planet
+from planet import machine
 from planet import rundir
 from planet import tasks as tasks_lib
 
@@ -239,67 +236,6 @@ def check_rendering_backend():
                       'osmesa (software, slower) or glfw (needs a display)')
 
 
-def import_tensorflow(verbose=False):
-  """Imports TensorFlow quietly: its C++ start-up lines (and, on a machine without an NVIDIA driver, the
-  'failed call to cuInit' error) are hidden unless `verbose` or the user set TF_CPP_MIN_LOG_LEVEL. Call before
-  anything imports TensorFlow (parsing gin/base.gin does). Returns the module."""
-  if verbose:
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
-    return importlib.import_module('tensorflow')
-  no_driver = not os.path.exists('/dev/nvidiactl') and 'CUDA_VISIBLE_DEVICES' not in os.environ
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3' if no_driver else '2')
-  saved = os.dup(2)
-  devnull = os.open(os.devnull, os.O_WRONLY)
-  os.dup2(devnull, 2)  # The lines written before TensorFlow reads its log level come from C++: no Python filter.
-  try:
-    tf = importlib.import_module('tensorflow')
-    tf.config.list_physical_devices('GPU')
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
-  return tf
-
-
-def commit():
-  """The repository's current commit (short hash), '' where git cannot tell: what a record was measured with."""
-  try:
-    return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=False,
-                          cwd=REPO_ROOT).stdout.strip()
-  except OSError:
-    return ''
-
-
-def cpu_description():
-  """'CPU <model> x<N> cores' from /proc/cpuinfo (else the platform's name): the machine a CPU measurement names."""
-  name = platform.processor() or platform.machine()
-  try:
-    with open('/proc/cpuinfo') as f:
-      name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), name)
-  except OSError:
-    pass
-  return f'CPU {name} x{os.cpu_count()} cores'
-
-
-def gpu_names(tf):
-  """The names of the GPUs that TensorFlow sees (the model, else the device path), in order; [] without one."""
-  return [tf.config.experimental.get_device_details(gpu).get('device_name', gpu.name)
-          for gpu in tf.config.list_physical_devices('GPU')]
-
-
-def gpu_report(tf, jit_compile):
-  """One line naming the GPUs that TensorFlow sees, whether XLA is on and whether its loops run as command buffers
-  (planet.XLA_DEFAULT_FLAGS, unless XLA_FLAGS set them otherwise); TensorFlow's own device lines are hidden by
-  `import_tensorflow`. None without a GPU."""
-  names = gpu_names(tf)
-  if not names:
-    return None
-  if not jit_compile:
-    return f"GPU: {', '.join(names)}; XLA off (--gin_file=gin/gpu.gin turns it on)"
-  loops = all(flag in os.environ.get('XLA_FLAGS', '').split() for flag in planet.XLA_DEFAULT_FLAGS)
-  return f"GPU: {', '.join(names)}; XLA on" + (', loops as command buffers' if loops else '')
-
-
 def default_logdir(gin_files, gin_params=()):
   """logs/<task>/<config>/seed<N> for the parsed configuration (see `run_path`)."""
   return run_path('logs', gin.query_parameter('train.task'), _query('train.seed', 0), gin_files[1:], gin_params)
@@ -374,5 +310,5 @@ if __name__ == '__main__':
   # python -m planet.cli check: reads [[gin files, gin params], ...] as JSON on stdin, prints the errors as JSON.
   if sys.argv[1:] != ['check']:
     sys.exit('usage: python -m planet.cli check < configurations.json')
-  import_tensorflow()
+  machine.import_tensorflow()
   print(json.dumps(check_configurations(json.load(sys.stdin))))

@@ -5,9 +5,9 @@ No TensorFlow here: the sweep's dry run, the trainer's start-up hint and the doc
 """
 import glob
 import os
-import platform
 
 import planet
+from planet import machine
 from planet import rundir
 
 # Where the measured records of each machine are committed (results/benchmarks/<machine>.jsonl).
@@ -90,22 +90,12 @@ def markdown_table(columns):
   return lines
 
 
-def cpu_model():
-  """This machine's CPU model name as /proc/cpuinfo gives it (else the platform's name)."""
-  try:
-    with open('/proc/cpuinfo') as f:
-      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')),
-                  platform.processor() or platform.machine())
-  except OSError:
-    return platform.processor() or platform.machine()
-
-
 def cpu_column(machines=None, model=None):
   """(device, {figure: record}) of the committed CPU records for this CPU's model (else the first CPU machine with
   records), or (None, {}) without any."""
   machines = committed() if machines is None else machines
   cpus = {device: figures for device, figures in machines.items() if device.startswith('CPU')}
-  model = model or cpu_model()
+  model = model or machine.cpu_model()
   for device, figures in cpus.items():
     if model and model in device:
       return device, figures

@@ -30,6 +30,7 @@ from tqdm.contrib import logging as tqdm_logging
 
 from planet import cli
 from planet import logger
+from planet import machine
 from planet import records
 from planet import replay
 from planet import rundir
@@ -731,7 +732,7 @@ def _device_name(log):
       return found[0]
   except OSError:
     pass
-  return cli.cpu_description()
+  return machine.cpu_description()
 
 
 def _timed(rows):
@@ -845,4 +846,4 @@ def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, timed
   return dict(name='runs_per_gpu', configuration=run.name, gin_files=list(run.gin_files), device=device,
               cpus_per_run=max(1, int(cpus)), max_seconds_per_level=seconds, timed_episodes=timed_episodes,
               episodes=episodes, levels=rows,
-              commit=cli.commit(), time=time.strftime('%Y-%m-%d %H:%M:%S'))
+              commit=machine.commit(), time=time.strftime('%Y-%m-%d %H:%M:%S'))

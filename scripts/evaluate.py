@@ -11,6 +11,7 @@ import logging
 import os
 
 from planet import cli
+from planet import machine
 
 
 def main(argv=None):
@@ -27,7 +28,7 @@ def main(argv=None):
   logging.getLogger('tensorflow').setLevel(logging.WARNING)
   if not os.path.isdir(args.logdir):
     cli.fail(f'no run directory {args.logdir}: give the --logdir of a scripts/train.py run')
-  cli.import_tensorflow()
+  machine.import_tensorflow()
   from planet import evaluation  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
   try:
     run = evaluation.LoadedRun(args.logdir, args.checkpoint, make_env=args.episodes > 0)

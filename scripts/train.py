@@ -15,6 +15,7 @@ import sys
 import time
 
 from planet import cli
+from planet import machine
 from planet import rundir
 
 
@@ -29,7 +30,7 @@ def main(argv=None):
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   for name in ('tensorflow', 'absl'):  # Checkpoint saves log at INFO every episode.
     logging.getLogger(name).setLevel(logging.WARNING)
-  tf = cli.import_tensorflow(args.verbose)  # Before gin/base.gin imports the package's TensorFlow modules.
+  tf = machine.import_tensorflow(args.verbose)  # Before gin/base.gin imports the package's TensorFlow modules.
   try:
     logdir = cli.configure(args.gin_file, args.gin_param, args.logdir)
     cli.check_rendering_backend()
@@ -43,7 +44,7 @@ def main(argv=None):
                  'results', logdir, total, logdir)
     return
   logging.info('run directory: %s', logdir)
-  gpu_line = cli.gpu_report(tf, cli.query('Learner.jit_compile'))
+  gpu_line = machine.gpu_report(tf, cli.query('Learner.jit_compile'))
   if gpu_line:
     logging.info(gpu_line)
   else:
@@ -53,9 +54,9 @@ def main(argv=None):
                    'benchmark records in results/benchmarks/), so '
                    "the paper's 1000 episodes take days; for a CPU learning curve add --gin_file=gin/quick.gin, "
                    'for a GPU see docs/gpu.md', minutes)
-  machine = gpu_line.split(';')[0] if gpu_line else cli.cpu_description()
-  command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({machine}), commit "
-             f"{cli.commit() or 'unknown'}: python {' '.join(shlex.quote(a) for a in sys.argv)}")
+  host = gpu_line.split(';')[0] if gpu_line else machine.cpu_description()
+  command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({host}), commit "
+             f"{machine.commit() or 'unknown'}: python {' '.join(shlex.quote(a) for a in sys.argv)}")
   cli.stop_on_signals()  # Ctrl-C and a scheduler's SIGTERM: stop cleanly between episodes.
 
   def finish(code, reason):  # exit.json for scripts/sweep.py (not when the directory belongs to another run).

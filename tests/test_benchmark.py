@@ -14,6 +14,7 @@ from planet import benchmark
 from planet import cli
 from planet import envs
 from planet import logger
+from planet import machine
 from planet import records
 from planet import replay as replay_lib
 from planet import rollout
@@ -278,16 +279,16 @@ def test_compare_precision_script_tiny(tmp_path):
 
 def test_describe_device_names_the_first_gpu_else_the_cpu(monkeypatch):
   # Records name the machine: the first GPU as the training line prints it, else the CPU model and core count.
-  monkeypatch.setattr(benchmark.cli, 'gpu_names', lambda tf: ['NVIDIA H100 80GB HBM3', '/physical_device:GPU:1'])
-  assert benchmark.describe_device() == 'NVIDIA H100 80GB HBM3'
-  monkeypatch.setattr(benchmark.cli, 'gpu_names', lambda tf: [])
-  name = benchmark.describe_device()
+  monkeypatch.setattr(machine, 'gpu_names', lambda tf: ['NVIDIA H100 80GB HBM3', '/physical_device:GPU:1'])
+  assert machine.describe(benchmark.tf) == 'NVIDIA H100 80GB HBM3'
+  monkeypatch.setattr(machine, 'gpu_names', lambda tf: [])
+  name = machine.describe(benchmark.tf)
   assert name.startswith('CPU ') and name.endswith(f' x{os.cpu_count()} cores') and len(name) > len('CPU  x1 cores')
 
 
 def test_cpu_topology_tells_hyperthreads_from_cores():
   block = 'processor\t: {}\nmodel name\t: Xeon\nphysical id\t: 0\ncore id\t\t: {}\n'
   # Two vCPUs that are one core's two hyperthreads, then two separate cores; no core ids: cannot tell.
-  assert benchmark.cpu_topology('\n'.join(block.format(i, 0) for i in range(2))) == '1 core, 2 threads'
-  assert benchmark.cpu_topology('\n'.join(block.format(i, i) for i in range(2))) == '2 cores, 2 threads'
-  assert benchmark.cpu_topology('processor\t: 0\nmodel name\t: X\n') is None
+  assert machine.cpu_topology('\n'.join(block.format(i, 0) for i in range(2))) == '1 core, 2 threads'
+  assert machine.cpu_topology('\n'.join(block.format(i, i) for i in range(2))) == '2 cores, 2 threads'
+  assert machine.cpu_topology('processor\t: 0\nmodel name\t: X\n') is None

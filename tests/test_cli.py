@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 from planet import cli
+from planet import machine
 from planet import rundir
 
 DEBUG = ['--gin_file=gin/cartpole.gin', '--gin_file=gin/debug.gin']
@@ -229,13 +230,13 @@ def test_gpu_report_names_the_gpus_and_the_xla_switch(monkeypatch):
                                  'list_physical_devices': staticmethod(lambda kind: devices if kind == 'GPU' else [])})
     return type('TF', (), {'config': config})
 
-  assert cli.gpu_report(fake_tf([]), False) is None
+  assert machine.gpu_report(fake_tf([]), False) is None
   two = fake_tf([Device('/physical_device:GPU:0'), Device('/physical_device:GPU:1')])
-  assert cli.gpu_report(two, True) == ('GPU: NVIDIA H100 80GB HBM3, /physical_device:GPU:1; XLA on, loops as '
+  assert machine.gpu_report(two, True) == ('GPU: NVIDIA H100 80GB HBM3, /physical_device:GPU:1; XLA on, loops as '
                                        'command buffers')
-  assert cli.gpu_report(two, False).endswith('XLA off (--gin_file=gin/gpu.gin turns it on)')
+  assert machine.gpu_report(two, False).endswith('XLA off (--gin_file=gin/gpu.gin turns it on)')
   monkeypatch.setenv('XLA_FLAGS', '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL')
-  assert cli.gpu_report(two, True).endswith('; XLA on')
+  assert machine.gpu_report(two, True).endswith('; XLA on')
 
 
 def test_gpu_extra_pins_the_same_tensorflow():
