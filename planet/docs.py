@@ -79,6 +79,20 @@ def true_sim_section(results, reference):
                     ', '.join(f'{episode}: {score:.0f}' for episode, score in found) or '-'))
     paper = reference.get('CEM + true simulator', {}).get(task)
     lines.append(f'| {task} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {_fmt(paper, 0)} |')
+  other = []  # Every other planner setting recorded (Fig. 12's grid, gin/quick.gin's planner, ...).
+  for task in tasks_lib.names():
+    for estimator in ('std', 'paper'):
+      groups = {}
+      for record in analysis.true_sim_records(results, task, estimator):
+        if record['settings'] != list(sweep.CEM_PAPER):
+          groups.setdefault(tuple(record['settings']), []).append(record['return'])
+      for setting, scores in sorted(groups.items()):
+        other.append(f"| {task} | H={setting[0]}, I={setting[1]}, J={setting[2]}, K={setting[3]} | "
+                     f"{'authors' if estimator == 'std' else 'printed'} | {sum(scores) / len(scores):.1f} "
+                     f"({len(scores)}) | {', '.join(f'{score:.0f}' for score in scores)} |")
+  if other:
+    lines += ['', 'Other planner settings recorded:', '', '| task | setting | refit | mean (n) | returns |',
+              '|---|---|---|---|---|'] + other
   return '\n'.join(lines) + '\n'
 
 
