@@ -28,7 +28,6 @@ from planet import tasks as tasks_lib
 # the result of check_settings: (state, reason) with state 'checked', 'unknown' or 'differs'; `info` is run.json.
 RunRecords = collections.namedtuple('RunRecords', 'task variant seed path records config settings info',
                                     defaults=('', ('checked', ''), {}))
-RUN_RECORD = 'run.json'  # Written when a run is collected: where, with what and on which machine it ran.
 
 
 def find_runs(root, gin_dir=None):
@@ -45,8 +44,8 @@ def find_runs(root, gin_dir=None):
       for seed_dir in sorted(os.listdir(os.path.join(task_dir, variant))):
         match = re.match(r'^seed(\d+)$', seed_dir)
         path = os.path.join(task_dir, variant, seed_dir)
-        if match and os.path.exists(os.path.join(path, 'metrics.jsonl')):
-          records = rundir.last_per_episode(rundir.read_jsonl(os.path.join(path, 'metrics.jsonl')))
+        if match and os.path.exists(rundir.RunDir(path).metrics):
+          records = rundir.last_per_episode(rundir.read_jsonl(rundir.RunDir(path).metrics))
           settings = check_settings(path, 'multitask' if task == 'multitask' else task, variant, gin_dir)
           info = read_run_record(path)
           if task == 'multitask':
@@ -67,7 +66,7 @@ def _split_multitask(variant, seed, path, records, settings, info):
 def read_run_record(path):
   """A collected run's run.json ({} where there is none)."""
   try:
-    with open(os.path.join(path, RUN_RECORD)) as f:
+    with open(rundir.RunDir(path).run_record) as f:
       return json.load(f)
   except (OSError, ValueError):
     return {}
@@ -100,7 +99,7 @@ def check_settings(path, task, config, gin_dir=None):
   """Whether the run in `path` ran what its name <config> means with today's gin files: ('checked', ''),
   ('unknown', reason) without a recorded configuration, or ('differs', reason naming the bindings that differ).
   Bindings that only change how a run executes or how long (rundir.EXECUTION_ONLY) are left aside."""
-  config_path = os.path.join(path, 'config.gin')
+  config_path = rundir.RunDir(path).config
   if not os.path.exists(config_path):
     return 'unknown', 'no config.gin: settings unknown'
   try:

@@ -18,7 +18,7 @@ KEEP = 2  # Checkpoints kept: the newest and one to fall back to.
 
 
 def manager(checkpoint, logdir):
-  return tf.train.CheckpointManager(checkpoint, os.path.join(logdir, 'checkpoints'), max_to_keep=KEEP)
+  return tf.train.CheckpointManager(checkpoint, rundir.RunDir(logdir).checkpoints, max_to_keep=KEEP)
 
 
 def _first_line(error):
@@ -63,7 +63,7 @@ def restore(checkpoint, checkpoints, logdir):
   if damaged:
     raise rundir.RunDirError(
         f'cannot resume {logdir}: no checkpoint can be read ({"; ".join(damaged)}); move '
-        f'{os.path.join(logdir, "checkpoints")} aside to train a new model on the episodes on disk')
+        f'{rundir.RunDir(logdir).checkpoints} aside to train a new model on the episodes on disk')
   return None
 
 

@@ -28,13 +28,13 @@ class LoadedRun:
   """A run directory reloaded: its configuration, environment and the world model at a checkpoint."""
 
   def __init__(self, logdir, checkpoint=None, make_env=True):
-    config = os.path.join(logdir, 'config.gin')
+    config = rundir.RunDir(logdir).config
     if not os.path.exists(config):
       raise FileNotFoundError(f'{config} not found: is {logdir!r} a run directory of scripts/train.py?')
     cli.parse([config], [])
     self.logdir = logdir
     self.task = gin.query_parameter('train.task')
-    self.checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
+    self.checkpoint = checkpoint or tf.train.latest_checkpoint(rundir.RunDir(logdir).checkpoints)
     if not self.checkpoint:
       raise FileNotFoundError(f'no checkpoint in {logdir}/checkpoints yet: the run has not finished an episode')
     self.env = envs.make_env(self.task, seed=0) if make_env else None
@@ -48,7 +48,7 @@ class LoadedRun:
     return episode['action'].shape[-1]
 
   def episodes(self, kind='test_episodes', count=None):
-    paths = replay_lib.list_episodes(os.path.join(self.logdir, kind))
+    paths = rundir.list_episodes(getattr(rundir.RunDir(self.logdir), kind))
     loaded = [replay_lib.load_episode(path) for path in (paths[-count:] if count else paths)]
     return [episode for episode in loaded if episode is not None]
 
@@ -64,7 +64,7 @@ def evaluate(run, episodes=10, seed=12345):
     logging.info('eval episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
   result = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'returns': returns,
             'mean': float(np.mean(returns)), 'std': float(np.std(returns))}
-  rundir.write_atomically(os.path.join(run.logdir, 'eval.json'), json.dumps(result, indent=1))
+  rundir.write_atomically(rundir.RunDir(run.logdir).eval_record, json.dumps(result, indent=1))
   return result
 
 

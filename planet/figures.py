@@ -12,6 +12,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
 from planet import analysis  # pylint: disable=wrong-import-position
+from planet import rundir  # pylint: disable=wrong-import-position
 from planet import sweep  # pylint: disable=wrong-import-position
 from planet import tasks as tasks_lib  # pylint: disable=wrong-import-position
 
@@ -251,7 +252,7 @@ def plot_run(run, seed_episodes=5):
   fig.suptitle(f'{run.task} / {run.variant} / seed{run.seed}: {len(records)} episodes, '
                f"{records[-1].get('grad_steps', 0)} grad steps, {hours:.1f} h wall time", fontsize=9)
   fig.tight_layout()
-  path = os.path.join(run.path, 'curve.png')
+  path = rundir.RunDir(run.path).curve
   fig.savefig(path, dpi=130)
   plt.close(fig)
   return path

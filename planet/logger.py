@@ -1,7 +1,6 @@
 """Run outputs: metrics.jsonl (one JSON object per collected episode), TensorBoard scalars/images, GIFs."""
 import io
 import math
-import os
 
 import numpy as np
 from PIL import Image
@@ -12,8 +11,8 @@ from planet import rundir
 class MetricsLogger:
 
   def __init__(self, logdir):
-    self._path = os.path.join(logdir, 'metrics.jsonl')
-    self._tb_dir = os.path.join(logdir, 'tensorboard')
+    self._path = rundir.RunDir(logdir).metrics
+    self._tb_dir = rundir.RunDir(logdir).tensorboard
     self._writer = None
 
   def _tb(self):
@@ -40,7 +39,7 @@ class MetricsLogger:
 
 
 def read_metrics(logdir):
-  return rundir.last_per_episode(rundir.read_jsonl(os.path.join(logdir, 'metrics.jsonl')))
+  return rundir.last_per_episode(rundir.read_jsonl(rundir.RunDir(logdir).metrics))
 
 
 def episode_times(rows):

@@ -8,14 +8,13 @@ import io
 import logging
 import os
 import queue
-import re
 import threading
 
 import numpy as np
 
 from planet import rundir
 
-_NAME = re.compile(r'^(\d+)-(\d+)\.npz$')
+_NAME = rundir.EPISODE_FILE
 
 
 def save_episode(directory, index, episode):
@@ -40,12 +39,7 @@ def load_episode(path):
     return None
 
 
-def list_episodes(directory):
-  """Paths of the episode files in `directory`, ordered by index."""
-  if not os.path.isdir(directory):
-    return []
-  names = sorted(name for name in os.listdir(directory) if _NAME.match(name))
-  return [os.path.join(directory, name) for name in names]
+list_episodes = rundir.list_episodes  # Episode files are part of the run directory's layout.
 
 
 class Replay:

@@ -11,6 +11,47 @@ import time
 import uuid
 
 
+class RunDir:
+  """The layout of a run directory: one place knows where each of its files lives (scripts/train.py writes them,
+  the sweep, the evaluation and results/ read them), and how many episodes it holds.
+
+      config.gin, operative_config.gin, experiment.json   the configuration given, used, and its bindings
+      command.txt, metrics.jsonl, exit.json, .lock         the starts, a line per episode, the last end, the writer
+      train_episodes/, test_episodes/, checkpoints/        episodes (one .npz each), model and optimizer
+      tensorboard/, videos/, eval.json, analysis/          scalars, GIFs, evaluation scores, Fig. 10/11 views
+      sweep.log                                            the output of a run scripts/sweep.py started
+  """
+
+  FILES = dict(config='config.gin', operative_config='operative_config.gin', experiment='experiment.json',
+               command='command.txt', metrics='metrics.jsonl', exit_record='exit.json', lock='.lock',
+               train_episodes='train_episodes', test_episodes='test_episodes', checkpoints='checkpoints',
+               tensorboard='tensorboard', videos='videos', eval_record='eval.json', analysis='analysis',
+               curve='curve.png', run_record='run.json', sweep_log='sweep.log')
+
+  def __init__(self, path):
+    self.path = str(path)
+
+  def __getattr__(self, name):
+    if name in RunDir.FILES:
+      return os.path.join(self.path, RunDir.FILES[name])
+    raise AttributeError(name)
+
+  def episodes_done(self):
+    """Training episodes on disk (all tasks together): the count a run resumes from."""
+    return len(list_episodes(self.train_episodes))
+
+
+# An episode file: <index>-<steps>.npz (planet.replay writes them).
+EPISODE_FILE = re.compile(r'^(\d+)-(\d+)\.npz$')
+
+
+def list_episodes(directory):
+  """Paths of the episode files in `directory`, ordered by index."""
+  if not os.path.isdir(directory):
+    return []
+  return [os.path.join(directory, name) for name in sorted(os.listdir(directory)) if EPISODE_FILE.match(name)]
+
+
 def write_atomically(path, data):
   """Writes `data` (str or bytes) to `path` via a temporary file in the same directory and a rename, so a reader
   (or a resume after a kill) sees either the old file or the whole new one."""
@@ -80,13 +121,14 @@ def run_record(logdir, task, config, seed):
   it, the machine and commit of the last one (as scripts/train.py wrote them into command.txt), and whether its
   configuration was recorded (config.gin)."""
   lines = []
-  if os.path.exists(os.path.join(logdir, 'command.txt')):
-    with open(os.path.join(logdir, 'command.txt')) as f:
+  layout = RunDir(logdir)
+  if os.path.exists(layout.command):
+    with open(layout.command) as f:
       lines = [line.strip() for line in f if line.strip()]
   starts = [match.groups() for match in map(_COMMAND_LINE.match, lines) if match]
   last = starts[-1] if starts else (None,) * 5
   return dict(task=task, config=config, seed=seed, machine=last[2], commit=last[3], commands=lines,
-              settings='recorded' if os.path.exists(os.path.join(logdir, 'config.gin')) else 'unknown',
+              settings='recorded' if os.path.exists(layout.config) else 'unknown',
               collected=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()))
 
 
@@ -99,7 +141,7 @@ def collect_run(logdir, results_root, task=None, config=None, seed=None):
   seed = seed if seed is not None else (int(match.group(1)) if match else 0)
   config = config or parts[-2]
   task = task or parts[-3]
-  if not os.path.exists(os.path.join(logdir, 'metrics.jsonl')):
+  if not os.path.exists(RunDir(logdir).metrics):
     raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
   target = os.path.join(results_root, task, config, f'seed{seed}')
   os.makedirs(target, exist_ok=True)
@@ -107,7 +149,7 @@ def collect_run(logdir, results_root, task=None, config=None, seed=None):
     source = os.path.join(logdir, name)
     if os.path.exists(source):
       write_atomically(os.path.join(target, name), open_bytes(source))
-  write_atomically(os.path.join(target, 'run.json'), json.dumps(run_record(logdir, task, config, seed), indent=1))
+  write_atomically(RunDir(target).run_record, json.dumps(run_record(logdir, task, config, seed), indent=1))
   return target
 
 
@@ -186,7 +228,7 @@ def experiment_of(found):
 def check_same_experiment(logdir, config_text):
   """Records the experiment's bindings in <logdir>/experiment.json on first use; afterwards refuses (RunDirError)
   a configuration whose experiment differs, naming the differing bindings."""
-  path = os.path.join(logdir, 'experiment.json')
+  path = RunDir(logdir).experiment
   current = experiment(config_text)
   if not os.path.exists(path):
     write_atomically(path, json.dumps(current, indent=1, sort_keys=True))
@@ -237,13 +279,13 @@ class Lock:
 
 def write_exit(logdir, code, reason, episodes, total_episodes):
   """<logdir>/exit.json: how scripts/train.py last ended (scripts/sweep.py's --status and skip rule read it)."""
-  write_atomically(os.path.join(logdir, 'exit.json'), json.dumps(
+  write_atomically(RunDir(logdir).exit_record, json.dumps(
       dict(code=code, reason=reason, episodes=episodes, total_episodes=total_episodes, time=time.time())))
 
 
 def read_exit(logdir):
   """The last exit.json of a run directory, or None."""
-  path = os.path.join(logdir, 'exit.json')
+  path = RunDir(logdir).exit_record
   if not os.path.exists(path):
     return None
   with open(path) as f:

@@ -32,7 +32,6 @@ from planet import cli
 from planet import logger
 from planet import machine
 from planet import records
-from planet import replay
 from planet import rundir
 from planet import tasks as tasks_lib
 
@@ -215,7 +214,7 @@ def status(run, results='results'):
     return ('running', steps) if running else ('partial', steps) if steps else ('not started', '')
   if not os.path.isdir(run.path):
     return 'not started', ''
-  episodes = len(replay.list_episodes(os.path.join(run.path, 'train_episodes')))
+  episodes = rundir.RunDir(run.path).episodes_done()
   if rundir.is_locked(run.path):
     return 'running', f'{episodes} episodes'
   ended = rundir.read_exit(run.path)
@@ -271,7 +270,7 @@ def progress(selected, results='results'):
     if run.kind == 'truesim':
       done, planned = int(status(run, results)[0] == 'done'), 1
     else:
-      done = len(replay.list_episodes(os.path.join(run.path, 'train_episodes'))) if os.path.isdir(run.path) else 0
+      done = rundir.RunDir(run.path).episodes_done()
       planned = planned_episodes(run.gin_files) or (rundir.read_exit(run.path) or {}).get('total_episodes')
       planned = planned or done
       done = min(done, planned)
@@ -470,7 +469,7 @@ def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
 def _log_path(run):
   """Where a run's subprocess writes its stderr: <run directory>/sweep.log (true-simulator episodes: their task's
   job folder)."""
-  log = os.path.join(run.path if run.kind == 'train' else os.path.dirname(run.path), 'sweep.log')
+  log = rundir.RunDir(run.path if run.kind == 'train' else os.path.dirname(run.path)).sweep_log
   os.makedirs(os.path.dirname(log), exist_ok=True)
   return log
 
@@ -744,7 +743,7 @@ def _timed(rows):
 
 
 def _metrics(run):
-  return rundir.read_jsonl(os.path.join(run.path, 'metrics.jsonl'))
+  return rundir.read_jsonl(rundir.RunDir(run.path).metrics)
 
 
 def _sharing_level(run, count, seconds, env, workdir, progress, episodes):

@@ -92,7 +92,7 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
       logging.info('%s is complete: %d of %d episodes; nothing to do', logdir, done, total_episodes * len(names))
       return logger_lib.read_metrics(logdir)
     if command:
-      with open(os.path.join(logdir, 'command.txt'), 'a') as f:
+      with open(rundir.RunDir(logdir).command, 'a') as f:
         f.write(command + '\n')
     try:
       trainer = Trainer(logdir, task, names, seed=seed, batch_size=batch_size, chunk_length=chunk_length,
@@ -112,7 +112,7 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
 
 def episodes_on_disk(logdir):
   """Collected training episodes in a run directory (all tasks together)."""
-  return len(replay_lib.list_episodes(os.path.join(logdir, 'train_episodes')))
+  return rundir.RunDir(logdir).episodes_done()
 
 
 def cpu_episode_minutes(column=None):
@@ -143,15 +143,16 @@ class Trainer:
 
   def __init__(self, logdir, name, task_names, seed, batch_size, chunk_length, prefetch_device=None):
     os.makedirs(logdir, exist_ok=True)
-    rundir.write_atomically(os.path.join(logdir, 'config.gin'), gin.config_str())  # Reloaded by evaluation.
+    self.layout = rundir.RunDir(logdir)
+    rundir.write_atomically(self.layout.config, gin.config_str())  # Reloaded by evaluation.
     self.logdir, self.name, self.tasks, self.seed = logdir, name, task_names, seed
     self.batch_size, self.chunk_length = batch_size, chunk_length
     self.prefetch_device = prefetch_device
     self.envs = [envs.make_env(task, seed=seed) for task in task_names]
     action_size = max(env.action_size for env in self.envs)
     self.envs = [envs.PaddedActions(env, action_size) for env in self.envs]
-    self.train_replay = replay_lib.Replay(os.path.join(logdir, 'train_episodes'))
-    self.test_replay = replay_lib.Replay(os.path.join(logdir, 'test_episodes'))
+    self.train_replay = replay_lib.Replay(self.layout.train_episodes)
+    self.test_replay = replay_lib.Replay(self.layout.test_episodes)
     tf.random.set_seed(seed)  # The initial weights: the same run seed gives the same model.
     self.model = world_model_lib.WorldModel(action_size)
     self.learner = world_model_lib.Learner(self.model, batch_size, chunk_length)
@@ -279,7 +280,7 @@ class Trainer:
     the last line per episode (rundir.last_per_episode)."""
     with _deferred_interrupts(), _storage_errors(self.logdir):
       checkpoint_lib.save(self.manager, sum(self.counts) + 1)
-      rundir.write_atomically(os.path.join(self.logdir, 'operative_config.gin'), gin.operative_config_str())
+      rundir.write_atomically(self.layout.operative_config, gin.operative_config_str())
       record.update(timings, wall_time=wall_time())
       peak = gpu_memory_peak_mib()
       if peak is not None:
@@ -364,7 +365,7 @@ def _open_loop_check(logdir, open_loop, episode, episodes, metrics, seed, prefix
   truth, prediction = open_loop(batch, seed=tf.constant(rollout.derive_seed(seed, 'video', episodes), tf.int32))
   truth, prediction = truth.numpy()[0], prediction.numpy()[0]
   if write_videos:
-    video_dir = os.path.join(logdir, 'videos')
+    video_dir = rundir.RunDir(logdir).videos
     logger_lib.write_gif(os.path.join(video_dir, f'{prefix}test_{episodes:06d}.gif'), episode['image'])
     frames = np.concatenate(list(preprocess.comparison(truth, prediction)), 1)
     logger_lib.write_gif(os.path.join(video_dir, f'{prefix}openloop_{episodes:06d}.gif'), frames)

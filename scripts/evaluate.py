@@ -12,6 +12,7 @@ import os
 
 from planet import cli
 from planet import machine
+from planet import rundir
 
 
 def main(argv=None):
@@ -34,7 +35,7 @@ def main(argv=None):
     run = evaluation.LoadedRun(args.logdir, args.checkpoint, make_env=args.episodes > 0)
   except (FileNotFoundError, cli.ConfigError) as e:
     cli.fail(e)
-  out = os.path.join(args.logdir, 'analysis')
+  out = rundir.RunDir(args.logdir).analysis
   os.makedirs(out, exist_ok=True)
   if args.episodes:
     result = evaluation.evaluate(run, args.episodes)

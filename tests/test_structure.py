@@ -3,6 +3,7 @@ that point one way (no cycles), thin scripts, and no reaching into other modules
 import ast
 import csv
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from planet import analysis
 from planet import cli
 from planet import envs
 from planet import figures
+from planet import rundir
 from planet import tasks
 from planet import training
 from planet import true_sim
@@ -74,6 +76,21 @@ def test_no_import_cycles_in_the_package():
   for module in sorted(graph):
     if module not in state:
       visit(module, [module])
+
+
+def test_only_the_run_directory_knows_its_file_names():
+  """No module but planet/rundir.py joins one of a run directory's file names onto a path (rundir.RunDir does)."""
+  names = '|'.join(re.escape(name) for name in rundir.RunDir.FILES.values())
+  literal = re.compile(r"os\.path\.join\([^)]*['\"](" + names + r")['\"]\s*\)")
+  found = []
+  for folder in ('planet', 'scripts'):
+    for base, _, files in os.walk(os.path.join(ROOT, folder)):
+      for name in files:
+        path = os.path.join(base, name)
+        if name.endswith('.py') and path != os.path.join(ROOT, 'planet', 'rundir.py'):
+          found += [f'{os.path.relpath(path, ROOT)}: {m.group(0)}' for m in literal.finditer(open(path).read())]
+  assert found == []
+  assert literal.search("os.path.join(logdir, 'metrics.jsonl')")  # The pattern finds what it forbids.
 
 
 def test_envs_and_the_env_worker_never_import_tensorflow():
