@@ -64,7 +64,10 @@ def main(argv=None):
     return
   if args.plot:
     results = os.path.dirname(args.out)
-    logging.info('wrote %s', figures.fig12(results, os.path.join(results, 'figures'), args.task))
+    path = figures.fig12(results, os.path.join(results, 'figures'), args.task)
+    if not path:
+      cli.fail(f"no true-simulator episodes of {args.task} off the paper's setting to draw: play some with --sweep")
+    logging.info('wrote %s', path)
     return
   if args.record is not None or args.episode is not None:
     if args.record is None or args.episode is None:

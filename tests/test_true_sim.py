@@ -212,7 +212,11 @@ def test_sweep_resumes(tmp_path):
   probe = [dict(records[0], settings=[12, 10, 1000, 100], warm_start=True, **{'return': 999.0})]  # Not the paper's.
   printed = [dict(records[0], settings=[12, 10, 1000, 100], std_estimator='paper', **{'return': 300.0})]
   with open(out / 'cartpole.jsonl', 'a') as f:
-    f.writelines(json.dumps(r) + '\n' for r in paper + swept + probe + printed)
+    f.writelines(json.dumps(r) + '\n' for r in paper + probe + printed)
+  # The paper's setting alone is Table 1's cell, not Fig. 12's sweep: no figure.
+  assert figures.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole') is None
+  with open(out / 'cartpole.jsonl', 'a') as f:
+    f.writelines(json.dumps(r) + '\n' for r in swept)
   assert analysis.true_sim_sweep(analysis.true_sim_records(str(tmp_path), 'cartpole'), 'horizon') == [
       (8, 700.0, 0.0, 1), (12, 550.0, 50.0, 2)]
   assert figures.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
