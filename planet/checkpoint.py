@@ -17,8 +17,28 @@ from planet import rundir
 KEEP = 2  # Checkpoints kept: the newest and one to fall back to.
 
 
+_INDEX = re.compile(r'^ckpt-(\d+)\.index$')
+
+
 def manager(checkpoint, logdir):
-  return tf.train.CheckpointManager(checkpoint, rundir.RunDir(logdir).checkpoints, max_to_keep=KEEP)
+  """The run's CheckpointManager. A state file that cannot be parsed is moved aside (one warning line): `restore`
+  finds the checkpoints from their own files."""
+  directory = rundir.RunDir(logdir).checkpoints
+  try:
+    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=KEEP)
+  except ValueError as e:  # TensorFlow refuses an empty or broken state file.
+    state = os.path.join(directory, 'checkpoint')
+    logging.warning('checkpoint state %s cannot be read (%s); moved aside as checkpoint.damaged', state,
+                    _first_line(e))
+    os.replace(state, state + '.damaged')
+    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=KEEP)
+
+
+def on_disk(directory):
+  """The checkpoints whose index file is in `directory` (prefixes), oldest first."""
+  found = [(int(m.group(1)), name[:-len('.index')]) for name in (os.listdir(directory) if os.path.isdir(directory)
+                                                                   else []) for m in [_INDEX.match(name)] if m]
+  return [os.path.join(directory, prefix) for _, prefix in sorted(found)]
 
 
 def _first_line(error):
@@ -42,7 +62,10 @@ def restore(checkpoint, checkpoints, logdir):
   """Restores `checkpoint` from the newest readable checkpoint of `checkpoints` (its manager), warning in one line
   about each damaged one skipped; returns its path, or None for a new run. RunDirError when a readable checkpoint
   does not fit the model (the configuration changed) or when none can be read."""
-  paths = list(reversed(checkpoints.checkpoints))  # Newest first.
+  # Newest first: those the state file lists, and any whose files are there without it (a state file that TensorFlow
+  # ignored as unreadable would otherwise start a new model over the episodes on disk).
+  number = lambda path: int(path.rsplit('-', 1)[1])
+  paths = sorted(set(checkpoints.checkpoints) | set(on_disk(checkpoints.directory)), key=number, reverse=True)
   damaged = []
   for path in paths:
     try:

@@ -50,6 +50,15 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capl
   assert len(replay_lib.list_episodes(tmp_path / 'train_episodes')) == 5
 
 
+@pytest.mark.parametrize('state', ['', 'model_checkpoint_path: "ckpt-3"\nall_model_che'])
+def test_a_damaged_state_file_still_resumes_from_the_newest_checkpoint(tmp_path, state):
+  records = _train(tmp_path, 3)
+  with open(tmp_path / 'checkpoints' / 'checkpoint', 'w') as f:  # Empty, or cut short mid-line.
+    f.write(state)
+  resumed = _train(tmp_path, 4)
+  assert resumed[-1]['grad_steps'] == records[-1]['grad_steps'] + 3  # From ckpt-3, not from a new model.
+
+
 def test_no_readable_checkpoint_is_one_line_that_says_what_to_do(tmp_path):
   _train(tmp_path, 3)
   _damage(tmp_path, 2)
