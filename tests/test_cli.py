@@ -247,3 +247,12 @@ def test_gpu_extra_pins_the_same_tensorflow():
   version = [pin for pin in pins(config['options']['install_requires']) if pin.startswith('tensorflow==')]
   assert len(version) == 1 and pins(config['options.extras_require']['gpu']) == [
       version[0].replace('tensorflow==', 'tensorflow[and-cuda]==')]
+
+
+def test_bad_gin_binding_gives_clear_error():
+  with pytest.raises(cli.ConfigError, match="bad gin configuration.*'RSSM'.*'not_a_parameter'"):
+    cli.parse([], ['RSSM.not_a_parameter = 3'])
+  with pytest.raises(cli.ConfigError, match='bad gin configuration'):
+    cli.parse([], ['NoSuchThing.size = 3'])
+  with pytest.raises(cli.ConfigError, match='not found'):
+    cli.parse(['gin/nope.gin'], [])
