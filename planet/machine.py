@@ -44,17 +44,21 @@ def commit():
     return ''
 
 
+def _cpuinfo(text=None):
+  """/proc/cpuinfo's text (or `text` as given); '' where it cannot be read."""
+  if text is not None:
+    return text
+  try:
+    with open('/proc/cpuinfo') as f:
+      return f.read()
+  except OSError:
+    return ''
+
+
 def cpu_model(cpuinfo=None):
   """The CPU's model name from /proc/cpuinfo (or its text), else the platform's name."""
-  fallback = platform.processor() or platform.machine()
-  if cpuinfo is None:
-    try:
-      with open('/proc/cpuinfo') as f:
-        cpuinfo = f.read()
-    except OSError:
-      return fallback
-  return next((line.split(':', 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith('model name')),
-              fallback)
+  return next((line.split(':', 1)[1].strip() for line in _cpuinfo(cpuinfo).splitlines()
+               if line.startswith('model name')), platform.processor() or platform.machine())
 
 
 def cpu_description():
@@ -71,12 +75,7 @@ def describe(tf):
 def cpu_topology(cpuinfo=None):
   """'<physical cores> cores, <logical CPUs> threads' from /proc/cpuinfo (or its text): the two differ where CPUs
   are hyperthreads, which share one core's FMA units (a 2-vCPU VM may be one core). None where it cannot tell."""
-  if cpuinfo is None:
-    try:
-      with open('/proc/cpuinfo') as f:
-        cpuinfo = f.read()
-    except OSError:
-      return None
+  cpuinfo = _cpuinfo(cpuinfo)
   cores, logical = set(), 0
   for block in cpuinfo.strip().split('\n\n'):
     fields = dict(line.split(':', 1) for line in block.splitlines() if ':' in line)

@@ -133,40 +133,13 @@ def test_an_episode_stopped_part_way_resumes_where_it_stopped(tmp_path, caplog):
   assert info['resumed_at'] == [] and 'starting the episode over' in caplog.text
 
 
-def test_the_script_stops_on_sigterm_with_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+def _script_exit(record, play_one, monkeypatch):
+  """scripts/true_sim.py's main for one episode with `play_one` in place of the real one: its SystemExit, with the
+  signal handlers it installs put back."""
   spec = importlib.util.spec_from_file_location('true_sim_script', os.path.join(ROOT, 'scripts', 'true_sim.py'))
   script = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(script)
-
-  def stopped_by_the_scheduler(*args):
-    del args
-    os.kill(os.getpid(), signal.SIGTERM)  # What Ray or a cluster's scheduler sends; the handler raises inside.
-    time.sleep(5)
-
-  monkeypatch.setattr(true_sim, 'play_one', stopped_by_the_scheduler)
-  handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-  try:
-    with pytest.raises(SystemExit) as stopped:
-      script.main(['--task=cartpole', '--episode=0', f'--record={tmp_path / "ep0.json"}'])
-  finally:
-    for sig, handler in handlers.items():
-      signal.signal(sig, handler)
-  assert stopped.value.code == cli.EXIT_INTERRUPTED  # A stop: the sweep reports it and does not retry it.
-  assert capsys.readouterr().err.strip().splitlines() == [
-      'stopped: the episode so far is saved; the same command continues it']
-
-
-def test_the_script_on_a_full_disk_stops_with_one_line_and_exit_5(tmp_path, monkeypatch, capsys):
-  spec = importlib.util.spec_from_file_location('true_sim_script', os.path.join(ROOT, 'scripts', 'true_sim.py'))
-  script = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(script)
-  record = str(tmp_path / 'ep0.json')
-
-  def full_disk(*args):
-    del args
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), record + '.partial')  # Saving the episode's progress.
-
-  monkeypatch.setattr(true_sim, 'play_one', full_disk)
+  monkeypatch.setattr(true_sim, 'play_one', play_one)
   handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
   try:
     with pytest.raises(SystemExit) as stopped:
@@ -174,7 +147,29 @@ def test_the_script_on_a_full_disk_stops_with_one_line_and_exit_5(tmp_path, monk
   finally:
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
-  assert stopped.value.code == cli.EXIT_STORAGE
+  return stopped.value
+
+
+def test_the_script_stops_on_sigterm_with_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+  def stopped_by_the_scheduler(*args):
+    del args
+    os.kill(os.getpid(), signal.SIGTERM)  # What Ray or a cluster's scheduler sends; the handler raises inside.
+    time.sleep(5)
+
+  stopped = _script_exit(tmp_path / 'ep0.json', stopped_by_the_scheduler, monkeypatch)
+  assert stopped.code == cli.EXIT_INTERRUPTED  # A stop: the sweep reports it and does not retry it.
+  assert capsys.readouterr().err.strip().splitlines() == [
+      'stopped: the episode so far is saved; the same command continues it']
+
+
+def test_the_script_on_a_full_disk_stops_with_one_line_and_exit_5(tmp_path, monkeypatch, capsys):
+  record = str(tmp_path / 'ep0.json')
+
+  def full_disk(*args):
+    del args
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), record + '.partial')  # Saving the episode's progress.
+
+  assert _script_exit(record, full_disk, monkeypatch).code == cli.EXIT_STORAGE
   assert capsys.readouterr().err.strip().splitlines() == [
       f'error: cannot write {record}.partial (No space left on device); free space (or fix the file system) and '
       'rerun the same command to resume']
