@@ -39,6 +39,15 @@ def fail(error, code=EXIT_BAD_INPUT):
   sys.exit(code)
 
 
+def fail_on_storage(error):
+  """Ends a script with fail_storage where `error` (an OSError) is the storage's (rundir.storage_error); re-raises
+  any other."""
+  storage = rundir.storage_error(error)
+  if storage is None:
+    raise error
+  fail_storage(storage)
+
+
 def fail_storage(error):
   """Ends a script whose files cannot be written (rundir.StorageError: a full disk) with one line and
   EXIT_STORAGE: nothing was lost, and the same command resumes once space is free."""

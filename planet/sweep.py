@@ -550,10 +550,11 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
   when stderr is a terminal), else a log line every PROGRESS_LOG_SECONDS. Returns {run name: (exit code, last line)}
   of the runs started."""
   import ray  # pylint: disable=import-outside-toplevel  # Only the launcher needs Ray (an optional extra).
-  todo = [run for run in selected if status(run, results)[0] in ('not started', 'partial', 'failed')]
+  states = {run: status(run, results)[0] for run in selected}
+  todo = [run for run in selected if states[run] in ('not started', 'partial', 'failed')]
   # Runs another process holds (another sweep, or the runs of a driver killed with SIGKILL, still ending): never a
   # second writer; they are waited for, and started here if they stop unfinished.
-  waiting = [run for run in selected if status(run, results)[0] == 'running']
+  waiting = [run for run in selected if states[run] == 'running']
   if waiting:
     logging.warning('waiting for %d run(s) another process is running: %s', len(waiting),
                     ', '.join(run.name for run in waiting[:5]))

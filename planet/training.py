@@ -104,7 +104,7 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
                          final_test_episodes, video_every, random_collection, progress)
     finally:
       trainer.close()
-  except OSError as e:  # A full disk while starting (config.gin, experiment.json): one line, as when saving.
+  except OSError as e:  # A full disk (starting, or saving an episode, which is then dropped): one line, resumable.
     raise (rundir.storage_error(e, logdir) or e) from e
   finally:
     lock.release()
@@ -278,7 +278,7 @@ class Trainer:
     episode as done (the counters come from them). A Ctrl-C meanwhile takes effect after all of them. A kill
     before the episode file makes the resume redo the episode, whose metrics line then comes again: readers keep
     the last line per episode (rundir.last_per_episode)."""
-    with _deferred_interrupts(), _storage_errors(self.logdir):
+    with _deferred_interrupts():
       checkpoint_lib.save(self.manager, sum(self.counts) + 1)
       rundir.write_atomically(self.layout.operative_config, gin.operative_config_str())
       record.update(timings, wall_time=wall_time())
@@ -298,17 +298,6 @@ class Trainer:
       self.prefetch.close()
     for env in self.envs:
       env.close()
-
-
-@contextlib.contextmanager
-def _storage_errors(logdir):
-  """An OS error of the storage while saving (a full disk, a read-only file system) becomes rundir.StorageError,
-  one line naming the path: the episode in progress is dropped and the run resumes from its files once the cause is
-  gone."""
-  try:
-    yield
-  except OSError as e:
-    raise (rundir.storage_error(e, logdir) or e) from e
 
 
 @contextlib.contextmanager

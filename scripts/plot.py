@@ -40,9 +40,7 @@ def main(argv=None):
     except FileNotFoundError as e:
       cli.fail(e)
     except OSError as e:
-      if not rundir.storage_error(e):
-        raise
-      cli.fail_storage(rundir.storage_error(e))
+      cli.fail_on_storage(e)
     logging.info('copied %s -> %s', args.collect, target)
   if not analysis.find_runs(args.results) and not os.path.isdir(os.path.join(args.results, 'true_sim')):
     cli.fail(f'no runs in {args.results}: collect a finished run first (python scripts/plot.py --collect '

@@ -111,9 +111,7 @@ def main(argv=None):
     merged = sweep.merge_true_sim(args.results)
     copied = sweep.collect(selected, args.results)
   except OSError as e:  # A full disk while collecting: the run directories are intact, the same command collects.
-    if not rundir.storage_error(e):
-      raise
-    cli.fail_storage(rundir.storage_error(e))
+    cli.fail_on_storage(e)
   failed = {name: outcome for name, outcome in outcomes.items() if outcome[0] not in (cli.EXIT_OK,)}
   logging.info('%d run(s) started, %d failed; %d true-simulator record(s) merged, %d run(s) collected into %s',
                len(outcomes), len(failed), merged, len(copied), args.results)

@@ -91,9 +91,7 @@ def main(argv=None):
   except rundir.RunDirBusy as error:  # Another process plays this episode.
     cli.fail(error, cli.EXIT_BUSY)
   except OSError as error:  # A full disk while saving the records: the episode so far is saved, it resumes.
-    if not rundir.storage_error(error):
-      raise
-    cli.fail_storage(rundir.storage_error(error))
+    cli.fail_on_storage(error)
   for setting in settings:
     scores = [r['return'] for r in records if r['settings'] == list(setting)]
     if scores:
