@@ -370,6 +370,7 @@ def test_the_sweep_driver_killed_and_rerun_duplicates_nothing(tmp_path):
   command = [sys.executable, '-c', _DRIVER, str(logs), str(results), *files]
   driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   episodes = [logs / 'fake' / 'planet' / f'seed{seed}' / 'train_episodes' for seed in (0, 1)]
+  rerun, out, err = None, tmp_path / 'rerun.out', tmp_path / 'rerun.err'
   try:
     deadline = time.time() + 300
     while not all(path.is_dir() and len(os.listdir(path)) >= 2 for path in episodes):
@@ -377,17 +378,37 @@ def test_the_sweep_driver_killed_and_rerun_duplicates_nothing(tmp_path):
       time.sleep(0.2)
     driver.kill()  # SIGKILL: no handler runs, the runs are mid-episode.
     driver.wait()
-    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # Ray ends the dead driver's workers and so their runs (SIGTERM, or SIGKILL from its reaper): wait for both.
+    deadline = time.time() + 120
+    while any(rundir.is_locked(str(path.parent)) for path in episodes):  # Their lock goes with their last file.
+      assert time.time() < deadline, 'a run outlived its killed driver by two minutes'
+      time.sleep(0.2)
+    # The test holds seed0 as another process (another sweep, or a run still ending) would: the rerun must wait for
+    # it, never start a second writer, and continue it once it is free.
+    held = rundir.Lock(str(episodes[0].parent))
+    with open(out, 'w') as stdout, open(err, 'w') as stderr:
+      rerun = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr)
+    deadline = time.time() + 300
+    while 'waiting for 1 run(s) another process is running: fake/planet/seed0' not in err.read_text():
+      assert time.time() < deadline and rerun.poll() is None, err.read_text()[-3000:]
+      time.sleep(0.2)
+    while (rundir.read_exit(str(episodes[1].parent)) or {}).get('episodes') != 6:  # seed1 goes on meanwhile.
+      assert time.time() < deadline and rerun.poll() is None, err.read_text()[-3000:]
+      time.sleep(0.2)
+    assert len(open(episodes[0].parent / 'command.txt').read().splitlines()) == 1  # seed0 was never restarted.
+    held.release()
+    rerun.wait(timeout=600)
   finally:
+    if rerun is not None and rerun.poll() is None:
+      rerun.kill()
     for seed in (0, 1):  # Nothing outlives a failed test.
       pid = _pid_of(f'--logdir={logs / "fake" / "planet" / f"seed{seed}"}')
       if pid:
         os.kill(pid, signal.SIGKILL)
-  assert rerun.returncode == 0, rerun.stderr[-3000:]
-  # The killed driver's runs were still ending: the rerun waited for them (never a second writer), then finished
-  # what they left unfinished and collected both once.
-  assert 'waiting for 2 run(s) another process is running' in rerun.stderr, rerun.stderr[-3000:]
-  assert 'collected 2' in rerun.stdout and 'outcomes [1' not in rerun.stdout, rerun.stdout + rerun.stderr[-3000:]
+  printed, logged = out.read_text(), err.read_text()
+  assert rerun.returncode == 0, logged[-3000:]
+  # The rerun finished what the killed driver left unfinished, seed0 once it was free, and collected both once.
+  assert 'collected 2' in printed and 'outcomes [1' not in printed, printed + logged[-3000:]
   for seed in (0, 1):
     run_dir = logs / 'fake' / 'planet' / f'seed{seed}'
     lines = [r['episodes'] for r in logger.read_metrics(run_dir)]
