@@ -20,8 +20,8 @@ import numpy as np
 
 from planet import cli
 from planet import rundir
-from planet import sweep
 from planet import tasks as tasks_lib
+from planet.experiments import matrix
 
 # One finished run's records as read from results/ (planet.evaluation.LoadedRun is a run reloaded with its model).
 # `variant` is the name the figures group by (`config`, or `multitask` for a one-agent-all-tasks run), `settings`
@@ -179,14 +179,14 @@ def true_sim_records(root, task, std_estimator='std', warm_start=False):
   """The episodes of results/true_sim/<task>.jsonl (scripts/true_sim.py) of one CEM variant (default: the
   authors' refit, as the learned planner)."""
   path = os.path.join(root, 'true_sim', f'{task}.jsonl')
-  return sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
+  return matrix.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
 
 
 def true_sim_sweep(records, knob):
   """Fig. 12 panel: [(value, mean return, std, episodes)] with `knob` varied and the rest at the paper setting."""
   points = []
-  for value in sweep.CEM_SWEEP[knob]:
-    setting = list(sweep.CEM_PAPER._replace(**{knob: value}))
+  for value in matrix.CEM_SWEEP[knob]:
+    setting = list(matrix.CEM_PAPER._replace(**{knob: value}))
     scores = [r['return'] for r in records if r['settings'] == setting]
     if scores:
       points.append((value, float(np.mean(scores)), float(np.std(scores)), len(scores)))

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
 from planet import analysis  # pylint: disable=wrong-import-position
 from planet import rundir  # pylint: disable=wrong-import-position
-from planet import sweep  # pylint: disable=wrong-import-position
 from planet import tasks as tasks_lib  # pylint: disable=wrong-import-position
+from planet.experiments import matrix  # pylint: disable=wrong-import-position
 
 # Figure -> (title, [(variant directory, label)]). Variant directories are the run-directory names that
 # scripts/train.py derives from the gin overlays (e.g. gin/ablations/ssm.gin -> ssm).
@@ -143,7 +143,7 @@ def true_sim_rows(results):
     row = [label, 'simulator state', '0']
     for task in tasks_lib.names():
       scores = [r['return'] for r in analysis.true_sim_records(results, task, estimator)
-                if r['settings'] == list(sweep.CEM_PAPER)]
+                if r['settings'] == list(matrix.CEM_PAPER)]
       row.append(f'{sum(scores) / len(scores):.0f} (n={len(scores)})' if scores else '')
     rows.append(row)
   return rows
@@ -190,11 +190,11 @@ def fig12(results, out_dir, task=FIG12_TASK):
   setting off the paper's has episodes (the paper's setting alone is Table 1's cell, not a sweep)."""
   variants = [(estimator, analysis.true_sim_records(results, task, estimator)) for estimator in ('std', 'paper')]
   panels = {knob: [(estimator, analysis.true_sim_sweep(records, knob)) for estimator, records in variants]
-            for knob in sweep.CEM_SWEEP}
+            for knob in matrix.CEM_SWEEP}
   settings = {(knob, value) for knob, lines in panels.items() for _, points in lines for value, *_ in points}
-  if all(value == getattr(sweep.CEM_PAPER, knob) for knob, value in settings):
+  if all(value == getattr(matrix.CEM_PAPER, knob) for knob, value in settings):
     return None
-  fig, axes = plt.subplots(1, len(sweep.CEM_SWEEP), figsize=(13, 3.3))
+  fig, axes = plt.subplots(1, len(matrix.CEM_SWEEP), figsize=(13, 3.3))
   for ax, (knob, lines) in zip(axes, panels.items()):
     for estimator, points in lines:
       if not points:
@@ -205,9 +205,9 @@ def fig12(results, out_dir, task=FIG12_TASK):
       for value, mean, count in zip(values, means, counts):
         ax.annotate(f'n={count}', (value, mean), textcoords='offset points', xytext=(0, 6), fontsize=6,
                     ha='center')
-    ax.axvline(getattr(sweep.CEM_PAPER, knob), color='gray', linestyle=':', linewidth=1)  # The paper's setting.
+    ax.axvline(getattr(matrix.CEM_PAPER, knob), color='gray', linestyle=':', linewidth=1)  # The paper's setting.
     ax.axhspan(*FIG12_PAPER_RANGE, color='gray', alpha=0.08, linewidth=0)
-    missing = [v for v in sweep.CEM_SWEEP[knob] if (knob, v) not in settings]
+    missing = [v for v in matrix.CEM_SWEEP[knob] if (knob, v) not in settings]
     ax.set_xlabel(knob.replace('_', ' ') + (f'\n(no episodes: {missing})' if missing else ''), fontsize=8)
     ax.set_ylim(0, 1000)
     ax.grid(alpha=0.3)

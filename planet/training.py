@@ -26,7 +26,6 @@ from planet import checkpoint as checkpoint_lib
 from planet import envs
 from planet import logger as logger_lib
 from planet import preprocess
-from planet import records
 from planet import replay as replay_lib
 from planet import rollout
 from planet import rundir
@@ -113,24 +112,6 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
 def episodes_on_disk(logdir):
   """Collected training episodes in a run directory (all tasks together)."""
   return rundir.RunDir(logdir).episodes_done()
-
-
-def cpu_episode_minutes(column=None):
-  """Expected minutes per collected episode for the parsed configuration on this CPU, scaled from the committed
-  benchmark records of this CPU model (else of the first CPU with records): planet.records.episode_seconds. None
-  without records."""
-  query = gin.query_parameter
-  task = query('train.task')
-  try:
-    repeat = query('make_env.action_repeat')
-  except ValueError:
-    repeat = tasks_lib.get(task).action_repeat if task in tasks_lib.names() else 4
-  column = records.cpu_column()[1] if column is None else column
-  seconds = records.episode_seconds(
-      task, query('make_env.max_env_steps') // repeat, query('train.collect_interval'),
-      query('train.batch_size') * query('train.chunk_length'),
-      query('cem_plan.candidates') * query('cem_plan.iterations') * query('cem_plan.horizon'), column)
-  return None if seconds is None else seconds / 60
 
 
 def task_list(task, multitask_tasks=None):

@@ -28,13 +28,13 @@ from mujoco import rollout as rollout_lib
 from planet import envs
 from planet import planner
 from planet import rundir
-from planet import sweep
 from planet import tasks as tasks_lib
+from planet.experiments import matrix
 
 # Model arrays that tasks change at reset (reacher's target, finger's damping, ...): mirrored before scoring.
 _MIRRORED = ('geom_pos', 'geom_size', 'site_pos', 'site_size', 'body_pos', 'body_mass', 'dof_damping')
-Settings = sweep.CemSettings
-PAPER = sweep.CEM_PAPER
+Settings = matrix.CemSettings
+PAPER = matrix.CEM_PAPER
 
 
 def _import_suite_without_rendering():
@@ -223,18 +223,18 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
   """Plays the missing (setting, episode) pairs of one CEM variant; returns that variant's records of the task."""
   path = os.path.join(out_dir, f'{task}.jsonl')
   done = {(tuple(r['settings']), r['episode'])
-          for r in sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)}
+          for r in matrix.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)}
   sim = TrueSimulator(task, threads=threads)
   for setting in settings:
     for episode in range(episodes):
       if (tuple(setting), episode) in done:
         continue
-      job = os.path.join(out_dir, 'jobs', task, sweep.true_sim_job_name(std_estimator, setting, episode, warm_start))
+      job = os.path.join(out_dir, 'jobs', task, matrix.true_sim_job_name(std_estimator, setting, episode, warm_start))
       record = _played(sim, setting, episode, std_estimator, warm_start, progress, job)
       rundir.append_jsonl(path, record)
       logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, record['return'],
                    record['seconds'])
-  return sweep.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
+  return matrix.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
 
 
 def play_one(task, setting, episode, record_path, std_estimator='std', threads=None, progress=True):
@@ -249,7 +249,7 @@ def play_one(task, setting, episode, record_path, std_estimator='std', threads=N
 def _played(sim, setting, episode, std_estimator, warm_start, progress, job=None):
   """Plays episode `episode` (its seed) with a progress bar; returns its record (one results/true_sim line;
   `resumed_at` lists the steps it was resumed from). `job`: the path of its record file under jobs/ (see
-  sweep.true_sim_job_name), beside which its checkpoint (+ '.partial') and lock (+ '.lock') go."""
+  matrix.true_sim_job_name), beside which its checkpoint (+ '.partial') and lock (+ '.lock') go."""
   bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
                   desc=f'{sim.task} H{setting.horizon} I{setting.iterations} J{setting.candidates} '
                        f'K{setting.top_k} ep{episode}')

@@ -21,16 +21,20 @@ import sys
 
 from planet import cli
 from planet import rundir
-from planet import sweep
+from planet.experiments import estimates
+from planet.experiments import launcher
+from planet.experiments import matrix
+from planet.experiments import sharing
+from planet.experiments import state
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('matrix', help=f"one of {', '.join(sweep.MATRICES)}")
+  parser.add_argument('matrix', help=f"one of {', '.join(matrix.MATRICES)}")
   parser.add_argument('--tasks', default=None, help='comma-separated tasks (default: all six)')
-  parser.add_argument('--variants', default=None, help=f"comma-separated variants of the matrix ({', '.join(sweep.VARIANTS)})")
+  parser.add_argument('--variants', default=None, help=f"comma-separated variants of the matrix ({', '.join(matrix.VARIANTS)})")
   parser.add_argument('--seeds', default=None, help="seeds, e.g. '0-4' or '0,2' (default: 0-4, the paper's five)")
-  parser.add_argument('--episodes', type=int, default=sweep.TRUE_SIM_EPISODES, help='true-simulator episodes per task')
+  parser.add_argument('--episodes', type=int, default=matrix.TRUE_SIM_EPISODES, help='true-simulator episodes per task')
   parser.add_argument('--gin_file', action='append', default=[],
                       help='extra overlay for every training run, e.g. gin/gpu.gin (repeatable)')
   parser.add_argument('--logs', default='logs', help='root of the run directories (shared storage on a cluster)')
@@ -48,7 +52,7 @@ def main(argv=None):
   parser.add_argument('--seconds', type=float, default=900,
                       help='--measure_sharing: time limit per count (it ends sooner once each run has its timed '
                            'episodes)')
-  parser.add_argument('--timed_episodes', type=int, default=sweep.SHARING_EPISODES,
+  parser.add_argument('--timed_episodes', type=int, default=sharing.SHARING_EPISODES,
                       help='--measure_sharing: timed episodes per run after which a count ends')
   parser.add_argument('--gpu', type=int, default=None,
                       help="--measure_sharing: the GPU the runs share (default: TensorFlow's first)")
@@ -60,21 +64,21 @@ def main(argv=None):
     if args.seeds:
       seeds = [s for part in args.seeds.split(',') for s in (
           range(int(part.split('-')[0]), int(part.split('-')[1]) + 1) if '-' in part else [int(part)])]
-    selected = sweep.runs(args.matrix, args.tasks and args.tasks.split(','),
+    selected = matrix.runs(args.matrix, args.tasks and args.tasks.split(','),
                           args.variants and args.variants.split(','), seeds, args.episodes, args.logs, args.results,
                           args.gin_file)
-    warning = sweep.xla_warning(args.gin_file, args.gpus)
+    warning = matrix.xla_warning(args.gin_file, args.gpus)
   except (ValueError, cli.ConfigError) as e:
     cli.fail(e)
   if args.status:
-    print(sweep.status_table(selected, args.results))
+    print(state.status_table(selected, args.results))
     return
   if warning:
     print(warning, file=sys.stderr)
   if args.measure_sharing:
     cli.stop_on_signals()
     try:
-      record = sweep.measure_sharing(*sweep.sharing_selection(selected, args.measure_sharing), args.seconds,
+      record = sharing.measure_sharing(*sharing.sharing_selection(selected, args.measure_sharing), args.seconds,
                                      args.cpus, args.gpu, progress=sys.stderr.isatty(),
                                      timed_episodes=args.timed_episodes)
     except ValueError as e:
@@ -84,7 +88,7 @@ def main(argv=None):
     except KeyboardInterrupt:
       print('stopped: the runs were stopped and their temporary directories removed', file=sys.stderr)
       sys.exit(cli.EXIT_INTERRUPTED)
-    print(sweep.sharing_table(record))
+    print(sharing.sharing_table(record))
     print(json.dumps(record))
     if args.out:
       rundir.append_jsonl(args.out, record)
@@ -92,30 +96,30 @@ def main(argv=None):
   if args.dry_run:
     for run in selected:
       print(f'{run.name:<48} {run.path}')
-    print(sweep.plan_summary(selected, args.gpus or 1, args.results))
-    errors = sweep.check_configurations(selected)
+    print(estimates.plan_summary(selected, args.gpus or 1, args.results))
+    errors = matrix.check_configurations(selected)
     for name, error in errors:
       print(f'{name}: {error}')
     if errors:
       cli.fail(f'{len(errors)} configuration(s) do not parse (listed above)')
     print('every configuration parses')
     return
-  cli.stop_on_signals()  # Also while Ray starts (planet.sweep.launch keeps it so afterwards).
+  cli.stop_on_signals()  # Also while Ray starts (planet.experiments.launcher.launch keeps it so afterwards).
   stopped = False
   try:
-    outcomes = sweep.launch(selected, args.cpus, args.gpus, args.memory_gb, args.retries, args.address,
+    outcomes = launcher.launch(selected, args.cpus, args.gpus, args.memory_gb, args.retries, args.address,
                             args.results, threads=max(1, int(args.cpus)))
   except KeyboardInterrupt:
     outcomes, stopped = {}, True
   try:
-    merged = sweep.merge_true_sim(args.results)
-    copied = sweep.collect(selected, args.results)
+    merged = launcher.merge_true_sim(args.results)
+    copied = launcher.collect(selected, args.results)
   except OSError as e:  # A full disk while collecting: the run directories are intact, the same command collects.
     cli.fail_on_storage(e)
   failed = {name: outcome for name, outcome in outcomes.items() if outcome[0] not in (cli.EXIT_OK,)}
   logging.info('%d run(s) started, %d failed; %d true-simulator record(s) merged, %d run(s) collected into %s',
                len(outcomes), len(failed), merged, len(copied), args.results)
-  print(sweep.status_table(selected, args.results))
+  print(state.status_table(selected, args.results))
   if stopped:
     print('stopped: the running runs were told to stop and save their progress; the same command resumes them',
           file=sys.stderr)

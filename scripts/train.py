@@ -17,6 +17,7 @@ import time
 from planet import cli
 from planet import machine
 from planet import rundir
+from planet.experiments import estimates
 
 
 def main(argv=None):
@@ -48,7 +49,7 @@ def main(argv=None):
   if gpu_line:
     logging.info(gpu_line)
   else:
-    minutes = training.cpu_episode_minutes()
+    minutes = estimates.cpu_episode_minutes()
     if minutes and minutes > 5:
       logging.info('no GPU: with these settings an episode takes about %.0f minutes on this CPU (scaled from the '
                    'benchmark records in results/benchmarks/), so '

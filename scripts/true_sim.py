@@ -22,18 +22,18 @@ import numpy as np
 from planet import cli
 from planet import figures
 from planet import rundir
-from planet import sweep
 from planet import tasks
 from planet import true_sim
+from planet.experiments import matrix
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--task', default='cheetah')
-  parser.add_argument('--horizon', type=int, default=sweep.CEM_PAPER.horizon)
-  parser.add_argument('--iterations', type=int, default=sweep.CEM_PAPER.iterations)
-  parser.add_argument('--candidates', type=int, default=sweep.CEM_PAPER.candidates)
-  parser.add_argument('--top_k', type=int, default=sweep.CEM_PAPER.top_k)
+  parser.add_argument('--horizon', type=int, default=matrix.CEM_PAPER.horizon)
+  parser.add_argument('--iterations', type=int, default=matrix.CEM_PAPER.iterations)
+  parser.add_argument('--candidates', type=int, default=matrix.CEM_PAPER.candidates)
+  parser.add_argument('--top_k', type=int, default=matrix.CEM_PAPER.top_k)
   parser.add_argument('--episodes', type=int, default=1)
   parser.add_argument('--std_estimator', default='std', choices=['paper', 'std'],
                       help="CEM refit spread: the authors' code ('std', default) or Algorithm 2 as printed ('paper')")
@@ -73,8 +73,8 @@ def main(argv=None):
     if args.record is None or args.episode is None:
       cli.fail('give --episode and --record together (one episode, one record file)')
   cli.stop_on_signals()
-  settings = sweep.cem_sweep_settings() if args.sweep and args.record is None else [
-      sweep.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)]
+  settings = matrix.cem_sweep_settings() if args.sweep and args.record is None else [
+      matrix.CemSettings(args.horizon, args.iterations, args.candidates, args.top_k)]
   try:
     if args.record is not None:  # One sweep job.
       record = true_sim.play_one(args.task, settings[0], args.episode, args.record, args.std_estimator, args.threads,

@@ -7,6 +7,7 @@ import gin  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
+from planet import rundir  # pylint: disable=wrong-import-position
 from planet.models import base  # pylint: disable=wrong-import-position
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,3 +67,23 @@ class ToyModel(base.StateSpaceModel):
 
   def replicate(self, state, count, seed):
     return {'x': tf.repeat(state['x'], count, 0)}
+
+
+def fake_run_dir(path, episodes, total=None, code=None, reason=''):
+  """A run directory with `episodes` empty episode files and, with `code`, its exit record (no TensorFlow)."""
+  os.makedirs(os.path.join(path, 'train_episodes'))
+  for i in range(episodes):
+    open(os.path.join(path, 'train_episodes', f'{i:06d}-11.npz'), 'w').close()
+  if code is not None:
+    rundir.write_exit(path, code, reason, episodes, total)
+
+
+def pid_of(argument):
+  """The process whose command line holds `argument` (e.g. its run directory's --logdir=...), or None."""
+  for pid in os.listdir('/proc'):
+    try:
+      if pid.isdigit() and argument.encode() in open(f'/proc/{pid}/cmdline', 'rb').read():
+        return int(pid)
+    except OSError:
+      pass
+  return None

@@ -78,6 +78,23 @@ def test_no_import_cycles_in_the_package():
       visit(module, [module])
 
 
+# The wings: experiment tooling (a package), measurement and reporting. Everything else is the agent's core.
+WINGS = ('planet.experiments', 'planet.benchmark', 'planet.hlo', 'planet.records', 'planet.analysis',
+         'planet.figures', 'planet.evaluation', 'planet.docs', 'planet.true_sim')
+
+
+def _is_wing(module):
+  return any(module == wing or module.startswith(wing + '.') for wing in WINGS)
+
+
+def test_the_core_never_imports_a_wing():
+  graph = _graph()
+  for module in sorted(graph):
+    if not _is_wing(module):
+      wings = sorted(name for name in graph[module] if _is_wing(name))
+      assert not wings, f'{module} (core) imports {wings}: tools depend on the agent, never the other way round'
+
+
 def test_only_the_run_directory_knows_its_file_names():
   """No module but planet/rundir.py joins one of a run directory's file names onto a path (rundir.RunDir does)."""
   names = '|'.join(re.escape(name) for name in rundir.RunDir.FILES.values())

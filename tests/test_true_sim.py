@@ -14,9 +14,10 @@ from planet import analysis
 from planet import cli
 from planet import figures
 from planet import rundir
-from planet import sweep
 from planet import tasks
 from planet import true_sim
+from planet.experiments import matrix
+from planet.experiments import state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,7 +63,7 @@ def test_rollout_rewards_equal_env_rewards(task):
 
 def test_true_sim_cem_beats_random_on_short_cartpole():
   sim = true_sim.TrueSimulator('cartpole', threads=2, max_env_steps=240)
-  settings = sweep.CemSettings(horizon=10, iterations=3, candidates=150, top_k=15)
+  settings = matrix.CemSettings(horizon=10, iterations=3, candidates=150, top_k=15)
   planned = true_sim.play_episode(sim, settings, seed=0)
   rng = np.random.RandomState(0)
   sim.reset(0)
@@ -76,7 +77,7 @@ def test_true_sim_cem_beats_random_on_short_cartpole():
 def test_warm_start_starts_the_search_from_the_given_plan():
   sim = true_sim.TrueSimulator('cartpole', threads=1)
   sim.reset()
-  settings = sweep.CemSettings(horizon=3, iterations=1, candidates=2000, top_k=2000)  # Refit = sample mean.
+  settings = matrix.CemSettings(horizon=3, iterations=1, candidates=2000, top_k=2000)  # Refit = sample mean.
   init = np.array([[0.5], [-0.5], [0.0]])
   rng = np.random.RandomState(0)
   warm = true_sim.cem_plan(sim, sim.state(), settings, rng, 'std', init_mean=init)
@@ -99,17 +100,17 @@ class _StopAfter:
 
 
 def test_an_episode_stopped_part_way_resumes_where_it_stopped(tmp_path, caplog):
-  settings = sweep.CemSettings(horizon=3, iterations=2, candidates=16, top_k=4)
+  settings = matrix.CemSettings(horizon=3, iterations=2, candidates=16, top_k=4)
   sim = true_sim.TrueSimulator('cartpole', threads=1, max_env_steps=48)  # 6 agent steps (action repeat 8).
   whole = true_sim.play_episode(sim, settings, seed=1)
-  run = sweep.runs('truesim', ['cartpole'], episodes=2, results=str(tmp_path))[1]
+  run = matrix.runs('truesim', ['cartpole'], episodes=2, results=str(tmp_path))[1]
   checkpoint = run.path + '.partial'
   with pytest.raises(KeyboardInterrupt):
     true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(2), checkpoint=checkpoint)
-  assert sweep.status(run, str(tmp_path)) == ('partial', '2 of 6 steps')
+  assert state.status(run, str(tmp_path)) == ('partial', '2 of 6 steps')
   lock = rundir.Lock(os.path.dirname(run.path), os.path.basename(run.path) + '.lock')  # What a playing job holds.
   try:
-    assert sweep.status(run, str(tmp_path)) == ('running', '2 of 6 steps')
+    assert state.status(run, str(tmp_path)) == ('running', '2 of 6 steps')
     with pytest.raises(rundir.RunDirBusy, match=r'ep1.json is being played by pid \d+'):  # No second player.
       true_sim.play_one('cartpole', settings, 1, run.path, threads=1, progress=False)
   finally:
@@ -176,7 +177,7 @@ def test_the_script_on_a_full_disk_stops_with_one_line_and_exit_5(tmp_path, monk
 
 
 def test_sweep_resumes(tmp_path):
-  settings = [sweep.CemSettings(2, 1, 8, 2), sweep.CemSettings(3, 1, 8, 2)]
+  settings = [matrix.CemSettings(2, 1, 8, 2), matrix.CemSettings(3, 1, 8, 2)]
   out = tmp_path / 'true_sim'
 
   original = true_sim.TrueSimulator

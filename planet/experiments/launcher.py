@@ -1,0 +1,273 @@
+"""Running runs: each run is `scripts/train.py` or `scripts/true_sim.py` as a subprocess of one Ray task, so that
+TensorFlow and the renderer never load in the driver or the Ray workers. The launcher keeps no state of its own
+(planet.experiments.state reads it from the run directories): rerunning the same command starts only what is
+unfinished, and resumed runs continue from their checkpoints. Ray is imported by `launch` only."""
+import collections
+import ctypes
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from tqdm import tqdm
+from tqdm.contrib import logging as tqdm_logging
+
+from planet import cli
+from planet import rundir
+from planet.experiments import state
+
+# --- Running one run: the command, the environment, and the subprocess that dies with its Ray worker.
+
+
+def command(run, results='results', threads=None):
+  if run.kind == 'train':
+    return [sys.executable, os.path.join(cli.REPO_ROOT, 'scripts', 'train.py'),
+            *[f'--gin_file={path}' for path in run.gin_files], f'--gin_param=train.seed={run.seed}',
+            f'--logdir={run.path}', '--no_progress']
+  horizon, iterations, candidates, top_k = run.setting
+  return [sys.executable, os.path.join(cli.REPO_ROOT, 'scripts', 'true_sim.py'), f'--task={run.task}',
+          f'--horizon={horizon}', f'--iterations={iterations}', f'--candidates={candidates}', f'--top_k={top_k}',
+          f'--std_estimator={run.variant}', f'--episode={run.seed}', f'--record={run.path}', '--no_progress',
+          *([f'--threads={threads}'] if threads else [])]
+
+
+def environment(cpus, gpu_ids):
+  """The run's environment: threads = its CPUs, GPU memory growth on (several runs may share a GPU), and the
+  renderer's EGL device set to the run's GPU (MuJoCo's EGL numbering does not follow CUDA_VISIBLE_DEVICES)."""
+  env = dict(os.environ)
+  threads = str(max(1, int(cpus)))
+  env.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS='2',
+             TF_FORCE_GPU_ALLOW_GROWTH='true')
+  if gpu_ids:
+    env['MUJOCO_EGL_DEVICE_ID'] = str(gpu_ids[0])
+  return env
+
+
+STOP_SECONDS = 120  # How long a stopped run may take to save its progress and exit before it is killed.
+
+
+def _die_with_parent():
+  """In the child, before exec: receive SIGTERM when the parent (the Ray worker) dies (Linux prctl)."""
+  try:
+    ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+  except OSError:
+    pass
+
+
+def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
+  """Runs one run as a subprocess to its end; returns (exit code, last stderr line)."""
+  if run.kind == 'train':
+    os.makedirs(run.path, exist_ok=True)
+  log = log_path(run)
+  with open(log, 'a') as stderr:
+    process = start_process(run, stderr, environment(cpus, gpu_ids), results, threads)
+    try:
+      code = None
+      while code is None:  # Short waits: a cancel's KeyboardInterrupt only lands between Python instructions.
+        try:
+          code = process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+          pass
+    except KeyboardInterrupt:  # The sweep is being stopped (ray.cancel): the run stops cleanly, saving its progress.
+      stop_processes([process], STOP_SECONDS)
+      code = process.returncode
+  return code, last_line(log)
+
+
+def log_path(run):
+  """Where a run's subprocess writes its stderr: <run directory>/sweep.log (true-simulator episodes: their task's
+  job folder)."""
+  log = rundir.RunDir(run.path if run.kind == 'train' else os.path.dirname(run.path)).sweep_log
+  os.makedirs(os.path.dirname(log), exist_ok=True)
+  return log
+
+
+def start_process(run, stderr, env, results='results', threads=None):
+  """Starts a run's subprocess, its stderr appended to the open file `stderr` after a line with the command."""
+  args = command(run, results, threads)
+  stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(args)}\n')
+  stderr.flush()
+  return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cli.REPO_ROOT,
+                          preexec_fn=_die_with_parent)
+
+
+def stop_processes(processes, seconds):
+  """Stops running processes cleanly (SIGTERM: a run ends its episode, saves its progress and exits 130), killing
+  any still running `seconds` after."""
+  for process in processes:
+    if process.poll() is None:
+      process.terminate()
+  deadline = time.time() + seconds
+  for process in processes:
+    try:
+      process.wait(timeout=max(0.1, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
+def last_line(log):
+  """A run log's last line, which says why the run ended; gin's 'In call to configurable ...' lines after an
+  exception's own line are skipped."""
+  with open(log) as f:
+    lines = [line.strip() for line in f if line.strip() and not line.strip().startswith('In call to configurable')]
+  return lines[-1] if lines else ''
+
+
+def retriable(code):
+  """Only crashes (exit 1, or killed by a signal other than a stop) are worth another try."""
+  return code == cli.EXIT_CRASH or (code < 0 and -code not in (signal.SIGINT, signal.SIGTERM))
+
+
+def merge_true_sim(results):
+  """Appends finished per-job true-simulator records to results/true_sim/<task>.jsonl (the driver alone writes
+  there) and removes the job files. Returns the number merged."""
+  jobs = os.path.join(results, 'true_sim', 'jobs')
+  merged = 0
+  if not os.path.isdir(jobs):
+    return 0
+  for task in sorted(os.listdir(jobs)):
+    for name in sorted(os.listdir(os.path.join(jobs, task))):
+      if name.endswith('.json'):
+        path = os.path.join(jobs, task, name)
+        with open(path) as f:
+          record = json.load(f)
+        rundir.append_jsonl(os.path.join(results, 'true_sim', f'{task}.jsonl'), record)
+        os.remove(path)
+        merged += 1
+  return merged
+
+
+def collect(selected, results='results'):
+  """Copies the small files of every finished training run into results/ (the layout scripts/plot.py reads)."""
+  copied = []
+  for run in selected:
+    if run.kind == 'train' and state.status(run, results)[0] == 'done':
+      copied.append(rundir.collect_run(run.path, results, task=run.task, config=run.config, seed=run.seed))
+  return copied
+
+
+def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, results='results', threads=None,
+           ray_init=None, bar=None):
+  """Runs every unfinished run as one Ray task (embedded single-machine Ray by default; `address='auto'` joins a
+  cluster started with `ray start`). Crashes and lost workers are retried up to `retries` times; other exits are
+  reported. While runs go on, their episodes are counted every state.PROGRESS_SECONDS: a progress bar with `bar`
+  (default: when stderr is a terminal), else a log line every state.PROGRESS_LOG_SECONDS. Returns {run name: (exit
+  code, last line)} of the runs started."""
+  import ray  # pylint: disable=import-outside-toplevel  # Only the launcher needs Ray (an optional extra).
+  states = {run: state.status(run, results)[0] for run in selected}
+  todo = [run for run in selected if states[run] in ('not started', 'partial', 'failed')]
+  # Runs another process holds (another sweep, or the runs of a driver killed with SIGKILL, still ending): never a
+  # second writer; they are waited for, and started here if they stop unfinished.
+  waiting = [run for run in selected if states[run] == 'running']
+  if waiting:
+    logging.warning('waiting for %d run(s) another process is running: %s', len(waiting),
+                    ', '.join(run.name for run in waiting[:5]))
+  if not todo and not waiting:
+    logging.info('nothing to start: every selected run is done')
+    return {}
+  if not ray.is_initialized():  # 'local': a new embedded instance, never another sweep's by accident.
+    ray.init(address=address or 'local', **(ray_init or {}))
+  options = dict(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+  if memory_gb:
+    options['memory'] = int(memory_gb * 1024 ** 3)
+
+  @ray.remote
+  def task(run):
+    return execute(run, cpus, ray.get_gpu_ids(), results, threads)
+
+  attempts = collections.Counter()
+  pending = {task.options(**options).remote(run): run for run in todo}
+  outcomes = {}
+  # ray.init made SIGTERM a bare exit: both it and Ctrl-C now stop the runs below, and the caller's handlers return.
+  handlers = {}
+  if threading.current_thread() is threading.main_thread():  # Only the main thread may set handlers.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cli.stop_on_signals()
+  watch = _ProgressWatch(selected, results, sys.stderr.isatty() if bar is None else bar)
+  try:
+    while pending or waiting:
+      watch.update()
+      for run in list(waiting):
+        now = state.status(run, results)[0]
+        if now != 'running':  # Its other process ended: done, or to be continued here.
+          waiting.remove(run)
+          if now != 'done':
+            pending[task.options(**options).remote(run)] = run
+      if not pending:
+        time.sleep(1.0)
+        continue
+      # A wait with a timeout: a blocking one holds off Ctrl-C and SIGTERM until some run ends (hours).
+      done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+      if not done:
+        continue
+      run = pending.pop(done[0])
+      watch.update(force=True)
+      attempts[run.name] += 1
+      try:
+        code, line = ray.get(done[0])
+      except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.RayTaskError) as e:
+        code, line = cli.EXIT_CRASH, f'lost worker: {type(e).__name__}'
+      outcomes[run.name] = (code, line)
+      if retriable(code) and attempts[run.name] <= retries:
+        logging.warning('%s crashed (exit %d: %s); retry %d of %d', run.name, code, line, attempts[run.name], retries)
+        pending[task.options(**options).remote(run)] = run
+      else:
+        logging.info('%s: exit %d %s', run.name, code, line if code else '')
+  except KeyboardInterrupt:
+    # A cancel raises KeyboardInterrupt in each running task, which then sends SIGTERM to its run and waits for it:
+    # scripts/train.py and scripts/true_sim.py stop on it with their progress saved (exit 130).
+    logging.warning('stopping %d run(s): %s', len(pending), ', '.join(sorted(run.name for run in pending.values())))
+    for ref in pending:
+      ray.cancel(ref)
+    ray.wait(list(pending), num_returns=len(pending), timeout=STOP_SECONDS + 10)
+    ray.shutdown()
+    raise
+  finally:
+    watch.close()
+    for sig, handler in handlers.items():
+      signal.signal(sig, handler)
+  return outcomes
+
+
+class _ProgressWatch:
+  """The launcher's progress: `update()` recounts the runs' episodes every state.PROGRESS_SECONDS into a tqdm bar (its
+  time left is at the pace since the sweep started), or without a bar logs `progress_line` every
+  state.PROGRESS_LOG_SECONDS; log lines in between are printed above the bar."""
+
+  def __init__(self, selected, results, bar):
+    self.selected, self.results = selected, results
+    self.start = state.progress(selected, results)
+    self.kind = 'train' if 'train' in self.start else 'truesim'
+    self.started = self.counted = time.monotonic()
+    self.bar = self.redirect = None
+    if bar and self.kind in self.start:
+      done, planned = self.start[self.kind]
+      self.bar = tqdm(total=planned, initial=done, unit='episode', dynamic_ncols=True, smoothing=0,
+                      desc='training episodes' if self.kind == 'train' else 'true-simulator episodes')
+      self.redirect = tqdm_logging.logging_redirect_tqdm()
+      self.redirect.__enter__()
+
+  def update(self, force=False):
+    """Recounts once its interval has passed; a bar also at once with `force` (a run ended, or the sweep)."""
+    now = time.monotonic()
+    interval = state.PROGRESS_SECONDS if self.bar else state.PROGRESS_LOG_SECONDS
+    if not (force and self.bar) and now - self.counted < interval:
+      return
+    self.counted = now
+    if self.bar:  # Only the kind it draws.
+      self.bar.n = state.progress([run for run in self.selected if run.kind == self.kind], self.results)[self.kind][0]
+      self.bar.refresh()
+    else:
+      counts = state.progress(self.selected, self.results)
+      logging.info('progress: %s', state.progress_line(counts, self.start, now - self.started))
+
+  def close(self):
+    if self.bar:
+      self.update(force=True)
+      self.redirect.__exit__(None, None, None)
+      self.bar.close()

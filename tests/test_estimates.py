@@ -1,0 +1,35 @@
+"""planet.experiments.estimates: the --dry_run summary states CPU hours from the committed records and the
+measured GPU sharing."""
+import os
+
+from conftest import ROOT
+from planet import cli
+from planet import tasks as tasks_lib
+from planet.experiments import estimates
+from planet.experiments import matrix
+
+
+def test_cpu_matrix_runs_quick_on_every_task_and_states_its_cpu_hours(tmp_path):
+  runs = matrix.runs('cpu', seeds=[0, 2], logs=str(tmp_path))
+  assert sorted({run.task for run in runs}) == sorted(tasks_lib.names()) and len(runs) == 12
+  assert all(run.path == os.path.join(str(tmp_path), run.task, 'quick', f'seed{run.seed}') for run in runs)
+  assert runs[0].name == 'cartpole/quick/seed0'
+  # Expected CPU hours from a made-up machine's records: episode = C x train step x (B L / 2500) + steps x (plan call
+  # x (J I H / 120000) + env step); quick cartpole: 50 x 2 x 800/2500 + 125 x (1 x 18000/120000 + 0.01) = 52 s,
+  # over its 145 planned episodes.
+  machines = {'CPU Made-up x2 cores': {'train_step': {'value': 2.0}, 'plan_call': {'value': 1.0},
+                                      'env_step_cartpole': {'value': 0.01}}}
+  line = estimates.cpu_hours([runs[0]], machines)
+  assert 'CPU Made-up x2 cores' in line and f'cartpole {52.0 * 145 / 3600:.1f} h' in line
+  assert 'GPU time' not in estimates.plan_summary(runs, 1)  # Reduced-compute runs: CPU hours only.
+  # scripts/train.py's hint reads the same sizes from the parsed configuration: the same 52 s an episode.
+  cli.parse([os.path.join(ROOT, 'gin', 'cartpole.gin'), os.path.join(ROOT, 'gin', 'quick.gin')], [])
+  assert abs(estimates.cpu_episode_minutes(machines['CPU Made-up x2 cores']) - 52.0 / 60) < 1e-9
+
+
+def test_dry_run_summary_states_the_measured_sharing():
+  selected = matrix.runs('table1', ['cheetah'], seeds=[0, 1])
+  alone, shared = estimates.plan_summary(selected, 1), estimates.plan_summary(selected, 0.25)
+  assert '20-40 GPU-hours for these 2 runs one per GPU' in alone and 'share' not in alone
+  assert '20-40 GPU-hours' in shared and '4 runs share a GPU' in shared and '1.42x the episodes per hour' in shared
+  assert '--measure_sharing' in shared  # Where to measure it.

@@ -1,0 +1,60 @@
+"""planet.experiments.matrix: the paper's run matrix agrees with the figures and with the run directories
+scripts/train.py derives; GPU runs without XLA are warned about; every configuration is parsed before a sweep."""
+import os
+
+import pytest
+
+from planet import cli
+from planet import figures
+from planet.experiments import matrix
+
+
+def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path):
+  train_variants = {v for variants, kind in matrix.MATRICES.values() if kind == 'train' for v in variants}
+  for _, variants in figures.FIGURES.values():
+    assert {name for name, _ in variants} <= train_variants
+  runs = matrix.runs('all', logs=str(tmp_path), episodes=10)
+  # 10 single-task variants x 6 tasks x 5 seeds + 5 multi-task runs; 10 true-simulator episodes for each task at
+  # the paper's setting and for cheetah at the 16 other settings of Fig. 12's grid. The CPU matrix is not the paper's.
+  assert len(matrix.cem_sweep_settings()) == 17
+  assert 'quick' not in matrix.MATRICES['all'][0]
+  assert len(runs) == len(train_variants - {'multitask', 'quick'}) * 6 * 5 + 5 + 10 * (6 + 16)
+  runs = [run for run in runs if run.kind == 'train']
+  assert len({run.path for run in runs}) == len(runs)
+  # Each run directory is the one scripts/train.py picks for the same command (cli.default_logdir after parsing).
+  for run in [r for r in runs if r.seed == 1 and r.task in ('cheetah', 'multitask')]:
+    cli.parse(list(run.gin_files), [f'train.seed = {run.seed}'])
+    assert os.path.join(str(tmp_path), os.path.relpath(cli.default_logdir(list(run.gin_files)), 'logs')) == run.path
+    parts = run.path.split(os.sep)
+    assert (parts[-3], parts[-2]) == ((run.task, run.variant) if run.task != 'multitask' else ('multitask', 'planet'))
+  # Execution-only overlays keep the names; experiment overlays change them.
+  assert matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=['gin/gpu.gin'])[0].path == os.path.join(
+      'logs', 'cheetah', 'planet', 'seed0')
+  assert matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=['gin/quick.gin'])[0].path == os.path.join(
+      'logs', 'cheetah', 'quick', 'seed0')
+  assert len(matrix.runs('fig12', episodes=2)) == 2 * 17
+  with pytest.raises(ValueError, match='unknown matrix'):
+    matrix.runs('fig7')
+
+
+def test_gpu_runs_without_xla_get_a_warning(tmp_path):
+  # Runs given a GPU with XLA off for either compiled function are warned about; gin/gpu.gin turns both on.
+  half = tmp_path / 'half.gin'
+  half.write_text('Learner.jit_compile = True\n')
+  assert matrix.xla_warning([], 0) is None and matrix.xla_warning([str(half)], 0) is None  # No GPU: nothing to say.
+  assert matrix.xla_warning(['gin/gpu.gin'], 1) is None and matrix.xla_warning(['gin/gpu.gin'], 0.25) is None
+  including = tmp_path / 'my_gpu.gin'  # An overlay that includes gin/gpu.gin turns XLA on as well.
+  including.write_text("include 'gin/gpu.gin'\ntrain.prefetch_device = '/GPU:0'\n")
+  assert matrix.xla_warning([str(including)], 1) is None
+  for gin_files in ([], ['gin/quick.gin'], [str(half)]):
+    warning = matrix.xla_warning(gin_files, 0.25)
+    assert warning.startswith('warning: ') and '--gin_file=gin/gpu.gin' in warning, gin_files
+
+
+def test_dry_run_checks_every_configuration(tmp_path):
+  good = matrix.runs('fig9', ['cheetah'], seeds=[0])
+  broken = tmp_path / 'broken.gin'
+  broken.write_text('RSSM.no_such_thing = 1\n')
+  bad = matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=[str(broken)])
+  (name, error), = matrix.check_configurations(good + bad)  # One subprocess parses them all; only one is bad.
+  assert name == bad[0].name and "'no_such_thing'" in error
