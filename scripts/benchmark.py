@@ -9,16 +9,17 @@
 
 Prints one JSON line per figure (name, value, unit, device, TF version, flags), a table, and then this run beside
 the records committed in results/benchmarks/ (newest per machine), so every figure names its machine.
-FLOP counts are computed from the layer sizes (planet/benchmark.py): a multiply-add counts 2.
+FLOP counts are computed from the layer sizes (planet/measure/flops.py): a multiply-add counts 2.
 """
 import argparse
 import logging
 import sys
 
-from planet import benchmark
 from planet import cli
-from planet import records
 from planet import tasks
+from planet.measure import ab
+from planet.measure import benchmark
+from planet.measure import records
 
 
 def main(argv=None):
@@ -42,13 +43,13 @@ def main(argv=None):
                            "binding read when tracing, e.g. 'time_loop.unroll = True' (--skip train or plan)")
   parser.add_argument('--xla_settings', default=None, metavar='SETTINGS',
                       help=f"time each XLA setting in its own process, back to back, beside 'base': names "
-                           f"({', '.join(benchmark.XLA_SETTINGS)}) or raw flags, comma-separated; the other options "
+                           f"({', '.join(ab.XLA_SETTINGS)}) or raw flags, comma-separated; the other options "
                            "apply to each, e.g. --jit --skip env,episode,matmul,parts --xla_settings no_cmdbuf")
   args = parser.parse_args(argv)
   if args.xla_settings:
-    each = benchmark.without_options(sys.argv[1:] if argv is None else argv, ('--xla_settings', '--out'))
+    each = ab.without_options(sys.argv[1:] if argv is None else argv, ('--xla_settings', '--out'))
     try:
-      _, failed = benchmark.compare_xla_settings(benchmark.split_settings(args.xla_settings), each, args.out)
+      _, failed = ab.compare_xla_settings(ab.split_settings(args.xla_settings), each, args.out)
     except ValueError as e:
       cli.fail(e)
     if failed:
@@ -62,7 +63,7 @@ def main(argv=None):
     return
   logging.basicConfig(level=logging.WARNING)
   if args.compare_binding:
-    benchmark.compare_binding(args.compare_binding, args.out, args.jit, args.gin_file, args.gin_param,
+    ab.compare_binding(args.compare_binding, args.out, args.jit, args.gin_file, args.gin_param,
                               args.repeats * 2, args.tiny, set(filter(None, args.skip.split(','))))
     return
   unknown = [task for task in args.tasks.split(',') if task not in tasks.names()]

@@ -12,8 +12,8 @@ float32 as the other noise draws do. One JSON line per run, then a table.
 import argparse
 import logging
 
-from planet import benchmark
 from planet import cli
+from planet.measure import precision
 
 
 def main(argv=None):
@@ -27,7 +27,7 @@ def main(argv=None):
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.WARNING)
   try:
-    benchmark.compare_precision(args.episodes, args.gin_file, args.gin_param, args.steps, args.out)
+    precision.compare_precision(args.episodes, args.gin_file, args.gin_param, args.steps, args.out)
   except ValueError as e:
     cli.fail(e)
 

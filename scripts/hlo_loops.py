@@ -4,12 +4,12 @@
   XLA_FLAGS=--xla_dump_to=/tmp/dump python scripts/benchmark.py --jit --skip env,episode,matmul,parts
   python scripts/hlo_loops.py /tmp/dump --match train_step
 
-A loop whose trip count XLA does not know waits on the host after every iteration on a GPU (planet/hlo.py).
+A loop whose trip count XLA does not know waits on the host after every iteration on a GPU (planet/measure/hlo.py).
 """
 import argparse
 
 from planet import cli
-from planet import hlo
+from planet.measure import hlo
 
 
 def main(argv=None):

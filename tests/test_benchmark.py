@@ -1,4 +1,4 @@
-"""The benchmark's FLOP model; scripts/benchmark.py and scripts/compare_precision.py run end to end with tiny sizes."""
+"""planet.measure: the FLOP model; scripts/benchmark.py and scripts/compare_precision.py run end to end with tiny sizes."""
 import json
 import os
 import subprocess
@@ -10,43 +10,46 @@ import pytest
 
 import planet
 from planet import agent as agent_lib
-from planet import benchmark
 from planet import cli
 from planet import envs
 from planet import logger
 from planet import machine
-from planet import records
 from planet import replay as replay_lib
 from planet import rollout
 from planet import training
 from planet import world_model
+from planet.measure import ab
+from planet.measure import benchmark
+from planet.measure import flops
+from planet.measure import records
+from planet.measure import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_flop_counts_match_hand_computation():
   # First encoder layer at depth 32: 31x31 outputs, 4x4x3 kernel, 32 filters, 2 FLOPs per multiply-add.
-  assert benchmark.conv_flops(64, 3, 32, 4, False) == 2 * 31 * 31 * 4 * 4 * 3 * 32
+  assert flops.conv_flops(64, 3, 32, 4, False) == 2 * 31 * 31 * 4 * 4 * 3 * 32
   # Last decoder layer: 30x30 inputs, each scattering a 6x6x3 patch from 32 channels.
-  assert benchmark.conv_flops(30, 32, 3, 6, True) == 2 * 30 * 30 * 6 * 6 * 32 * 3
+  assert flops.conv_flops(30, 32, 3, 6, True) == 2 * 30 * 30 * 6 * 6 * 32 * 3
   paper = dict(stoch=30, deter=200, hidden=200, depth=32, reward_units=200, reward_layers=2, batch=50, length=50,
                action=1, candidates=1000, horizon=12, iterations=10)
-  assert 0.55e12 < benchmark.train_step_flops(paper) < 0.65e12  # ~0.59 TFLOP (DEVELOPERS.md)
-  assert 85e9 < benchmark.plan_flops(paper) < 95e9  # ~90 GFLOP
+  assert 0.55e12 < flops.train_step_flops(paper) < 0.65e12  # ~0.59 TFLOP (DEVELOPERS.md)
+  assert 85e9 < flops.plan_flops(paper) < 95e9  # ~90 GFLOP
   # The plan call's matmuls, written out: the RSSM prior's five layers per imagined step (J = 1000 rows, I x H =
   # 120 steps), the reward head's three over all 12,000 imagined states once per iteration; together, its FLOPs.
-  shapes = benchmark.plan_matmuls(paper)
+  shapes = flops.plan_matmuls(paper)
   assert shapes == [(1000, 31, 200, 120), (1000, 400, 400, 120), (1000, 400, 200, 120), (1000, 200, 200, 120),
                     (1000, 200, 60, 120), (12000, 230, 200, 10), (12000, 200, 200, 10), (12000, 200, 1, 10)]
-  assert sum(2 * m * k * n * count for m, k, n, count in shapes) == benchmark.plan_flops(paper)
+  assert sum(2 * m * k * n * count for m, k, n, count in shapes) == flops.plan_flops(paper)
 
 
 def test_matmuls_alone_are_not_optimised_away_by_xla():
   # XLA turns a loop of `matmul(a, b)[0, 0]` into one row of one matmul (25x "faster" at the plan's sizes): the
   # compiled loop must take about as long as the plain one, not a fraction of it.
   shapes = [(400, 256, 256, 30)]
-  plain = min(benchmark.matmuls_alone(shapes, 3) for _ in range(2))
-  xla = min(benchmark.matmuls_alone(shapes, 3, jit=True) for _ in range(2))
+  plain = min(timing.matmuls_alone(shapes, 3) for _ in range(2))
+  xla = min(timing.matmuls_alone(shapes, 3, jit=True) for _ in range(2))
   assert xla > 0.3 * plain, (xla, plain)
 
 
@@ -90,7 +93,7 @@ def test_compare_binding_times_both_variants_in_one_process(tmp_path):
   # The A/B traces the hot functions without and with the binding (the unrolled train step has no while loop
   # left, so the binding took) and reads B against A.
   out = tmp_path / 'ab.jsonl'
-  rows = benchmark.compare_binding('time_loop.unroll = True', out=str(out), tiny=True, rounds=2)
+  rows = ab.compare_binding('time_loop.unroll = True', out=str(out), tiny=True, rounds=2)
   assert [row['name'] for row in rows] == ['ab_train_step', 'ab_plan_call']
   assert [json.loads(line)['name'] for line in open(out)] == ['ab_train_step', 'ab_plan_call']
   train, plan = rows
@@ -98,7 +101,7 @@ def test_compare_binding_times_both_variants_in_one_process(tmp_path):
   # one-step filter and the imagined rollout are written out).
   assert train['while_ops'] == [2, 0] and plan['while_ops'] == [3, 1] and train['binding'] == 'time_loop.unroll = True'
   # Scoped to the train step, the binding leaves the acting step as it is.
-  scoped = benchmark.compare_binding('train_step/time_loop.unroll = True', tiny=True, rounds=1)
+  scoped = ab.compare_binding('train_step/time_loop.unroll = True', tiny=True, rounds=1)
   assert [row['while_ops'] for row in scoped] == [[2, 0], [3, 3]]
   for row in rows:
     assert row['ratio'] == pytest.approx(row['value'] / row['baseline'], rel=1e-3)
@@ -106,13 +109,13 @@ def test_compare_binding_times_both_variants_in_one_process(tmp_path):
 
 
 def test_xla_settings_split_and_the_options_passed_on():
-  assert benchmark.split_settings('no_cmdbuf,--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL,cublaslt') == [
+  assert ab.split_settings('no_cmdbuf,--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL,cublaslt') == [
       'no_cmdbuf', '--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL', 'cublaslt']
-  assert benchmark.split_settings('no_cmdbuf,fastest') == ['no_cmdbuf', 'fastest']  # Refused by name later.
-  assert benchmark.xla_setting_flags('no_cmdbuf') == '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL'
-  assert benchmark.xla_setting_flags('--xla_foo=1') == '--xla_foo=1'
+  assert ab.split_settings('no_cmdbuf,fastest') == ['no_cmdbuf', 'fastest']  # Refused by name later.
+  assert ab.xla_setting_flags('no_cmdbuf') == '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL'
+  assert ab.xla_setting_flags('--xla_foo=1') == '--xla_foo=1'
   argv = ['--jit', '--xla_settings', 'no_cmdbuf', '--out', 'a.jsonl', '--skip', 'env', '--xla_settings=lt', '--out=b']
-  assert benchmark.without_options(argv, ('--xla_settings', '--out')) == ['--jit', '--skip', 'env']
+  assert ab.without_options(argv, ('--xla_settings', '--out')) == ['--jit', '--skip', 'env']
 
 
 def test_xla_settings_refuses_an_unknown_name_with_one_line():
@@ -172,7 +175,7 @@ def test_update_times_run_each_variant_through_the_training_loop():
   model = world_model.WorldModel(1)
   learner = world_model.Learner(model, sizes['batch'], sizes['length'])
   threads = threading.active_count()
-  times = benchmark.update_times(learner, sizes, steps=3, rounds=2, device='/CPU:0')
+  times = timing.update_times(learner, sizes, steps=3, rounds=2, device='/CPU:0')
   assert set(times) == {'numpy', '/CPU:0'} and all(seconds > 0 for seconds in times.values())
   assert int(learner.optimizer.step) == 2 * (1 + 2 * 3)
   assert threading.active_count() == threads
@@ -276,14 +279,6 @@ def test_compare_precision_script_tiny(tmp_path):
   # Same weights and batches, other noise draws: another loss from the first step on.
   assert rows['float32']['loss_first'] != rows['float32_other_noise']['loss_first']
 
-
-def test_describe_device_names_the_first_gpu_else_the_cpu(monkeypatch):
-  # Records name the machine: the first GPU as the training line prints it, else the CPU model and core count.
-  monkeypatch.setattr(machine, 'gpu_names', lambda tf: ['NVIDIA H100 80GB HBM3', '/physical_device:GPU:1'])
-  assert machine.describe(benchmark.tf) == 'NVIDIA H100 80GB HBM3'
-  monkeypatch.setattr(machine, 'gpu_names', lambda tf: [])
-  name = machine.describe(benchmark.tf)
-  assert name.startswith('CPU ') and name.endswith(f' x{os.cpu_count()} cores') and len(name) > len('CPU  x1 cores')
 
 
 def test_cpu_topology_tells_hyperthreads_from_cores():

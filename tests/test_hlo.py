@@ -1,4 +1,4 @@
-"""planet/hlo.py and scripts/hlo_loops.py on XLA dumps compiled here (XLA on the CPU, tiny sizes): loops, their trip
+"""planet/measure/hlo.py and scripts/hlo_loops.py on XLA dumps compiled here (XLA on the CPU, tiny sizes): loops, their trip
 counts, and the train step without a host-waiting loop under time_loop.unroll."""
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from planet import hlo
+from planet.measure import hlo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -18,3 +18,12 @@ def test_cpu_model_and_description_come_from_cpuinfo(monkeypatch):
 def test_commit_names_this_checkout():
   commit = machine.commit()
   assert len(commit) >= 7 and all(c in '0123456789abcdef' for c in commit)
+
+
+def test_describe_names_the_first_gpu_else_the_cpu(monkeypatch):
+  # Records name the machine: the first GPU as the training line prints it, else the CPU model and core count.
+  monkeypatch.setattr(machine, 'gpu_names', lambda tf: ['NVIDIA H100 80GB HBM3', '/physical_device:GPU:1'])
+  assert machine.describe(None) == 'NVIDIA H100 80GB HBM3'
+  monkeypatch.setattr(machine, 'gpu_names', lambda tf: [])
+  name = machine.describe(None)
+  assert name.startswith('CPU ') and name.endswith(f' x{os.cpu_count()} cores') and len(name) > len('CPU  x1 cores')

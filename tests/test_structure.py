@@ -79,7 +79,7 @@ def test_no_import_cycles_in_the_package():
 
 
 # The wings: experiment tooling (a package), measurement and reporting. Everything else is the agent's core.
-WINGS = ('planet.experiments', 'planet.benchmark', 'planet.hlo', 'planet.records', 'planet.analysis',
+WINGS = ('planet.experiments', 'planet.measure', 'planet.analysis',
          'planet.figures', 'planet.evaluation', 'planet.docs', 'planet.true_sim')
 
 

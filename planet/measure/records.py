@@ -11,7 +11,8 @@ from planet import machine
 from planet import rundir
 
 # Where the measured records of each machine are committed (results/benchmarks/<machine>.jsonl).
-COMMITTED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'results', 'benchmarks')
+COMMITTED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'results',
+                             'benchmarks')
 # Rows of the side-by-side table of machines, in order (then the env steps). The pytorch_port_ rows are the popular
 # PyTorch port measured on the same machine, alternating with this project (results/benchmarks/pytorch_port_*.jsonl).
 TABLE_FIGURES = ('matmul_flop_rate', 'train_step', 'pytorch_port_train_step', 'train_step_first_call',
