@@ -15,11 +15,11 @@ import argparse
 import logging
 import os
 
-from planet import analysis
 from planet import cli
-from planet import docs
-from planet import figures
 from planet import rundir
+from planet.report import analysis
+from planet.report import docs
+from planet.report import figures
 
 
 def main(argv=None):

@@ -20,11 +20,11 @@ import sys
 import numpy as np
 
 from planet import cli
-from planet import figures
 from planet import rundir
 from planet import tasks
-from planet import true_sim
 from planet.experiments import matrix
+from planet.experiments import true_sim
+from planet.report import figures
 
 
 def main(argv=None):

@@ -13,8 +13,8 @@ from planet import cli
 from planet import optimizer
 from planet import planner
 from planet import tasks
-from planet import true_sim
 from planet import world_model
+from planet.experiments import true_sim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

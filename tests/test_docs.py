@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT
-from planet import docs
+from planet.report import docs
 
 PAGES = ['README.md', 'CHANGELOG.md'] + sorted(os.path.join('docs', name) for name in os.listdir(
     os.path.join(ROOT, 'docs')) if name.endswith('.md'))

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import fake_run_gin
 from planet import cli
-from planet import evaluation
 from planet import training
+from planet.report import evaluation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = ['train.collect_interval = 2', 'train.test_every = 10', 'train.video_every = 0', 'make_env.max_env_steps = 40',

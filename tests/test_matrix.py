@@ -5,8 +5,8 @@ import os
 import pytest
 
 from planet import cli
-from planet import figures
 from planet.experiments import matrix
+from planet.report import figures
 
 
 def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path):

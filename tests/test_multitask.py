@@ -5,13 +5,13 @@ import os
 import numpy as np
 
 from conftest import fake_run_gin
-from planet import analysis
 from planet import cli
 from planet import envs
 from planet import replay as replay_lib
 from planet import rollout
 from planet import rundir
 from planet import training
+from planet.report import analysis
 
 FAKE = ["train.task = 'multitask'", "train.multitask_tasks = ('fake', 'fake2')", 'train.seed_episodes = 1',
         'train.collect_interval = 2']

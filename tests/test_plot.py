@@ -1,4 +1,4 @@
-"""Table 1 and the figures (planet.figures, scripts/plot.py) on synthetic results: Table 1 numbers, percentile
+"""Table 1 and the figures (planet.report.figures, scripts/plot.py) on synthetic results: Table 1 numbers, percentile
 bands, every figure written."""
 import csv
 import json
@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 
-from planet import analysis
 from planet import cli
-from planet import figures
 from planet import rundir
+from planet.report import analysis
+from planet.report import figures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, 'results', 'reference', 'table1.csv')

@@ -10,14 +10,14 @@ import time
 import numpy as np
 import pytest
 
-from planet import analysis
 from planet import cli
-from planet import figures
 from planet import rundir
 from planet import tasks
-from planet import true_sim
 from planet.experiments import matrix
 from planet.experiments import state
+from planet.experiments import true_sim
+from planet.report import analysis
+from planet.report import figures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -23,7 +23,7 @@ def status(run, results='results'):
     if os.path.exists(run.path) or _merged_true_sim_done(run, results):
       return 'done', ''
     running = rundir.is_locked(os.path.dirname(run.path), os.path.basename(run.path) + '.lock')
-    try:  # Its progress (planet.true_sim saves it after every step).
+    try:  # Its progress (planet.experiments.true_sim saves it after every step).
       with open(run.path + '.partial') as f:
         saved = json.load(f)
       steps = f"{len(saved['actions'])} of {saved['steps']} steps"

@@ -13,7 +13,6 @@ from PIL import Image
 from planet import agent as agent_lib
 from planet import cli
 from planet import envs
-from planet import figures
 from planet import logger
 from planet import networks
 from planet import optimizer as optimizer_lib
@@ -22,6 +21,7 @@ from planet import replay as replay_lib
 from planet import rollout
 from planet import rundir
 from planet import world_model as world_model_lib
+from planet.report import figures
 
 
 class LoadedRun:

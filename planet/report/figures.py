@@ -11,10 +11,10 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
-from planet import analysis  # pylint: disable=wrong-import-position
 from planet import rundir  # pylint: disable=wrong-import-position
 from planet import tasks as tasks_lib  # pylint: disable=wrong-import-position
 from planet.experiments import matrix  # pylint: disable=wrong-import-position
+from planet.report import analysis  # pylint: disable=wrong-import-position
 
 # Figure -> (title, [(variant directory, label)]). Variant directories are the run-directory names that
 # scripts/train.py derives from the gin overlays (e.g. gin/ablations/ssm.gin -> ssm).
