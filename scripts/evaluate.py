@@ -30,7 +30,8 @@ def main(argv=None):
   if not os.path.isdir(args.logdir):
     cli.fail(f'no run directory {args.logdir}: give the --logdir of a scripts/train.py run')
   machine.import_tensorflow()
-  from planet import evaluation  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
+  # TensorFlow loads here, after its log level is set.
+  from planet.report import evaluation  # pylint: disable=import-outside-toplevel
   try:
     run = evaluation.LoadedRun(args.logdir, args.checkpoint, make_env=args.episodes > 0)
   except (FileNotFoundError, cli.ConfigError) as e:

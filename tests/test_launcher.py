@@ -151,11 +151,8 @@ def _stop_the_sweep_once_the_episode_runs(process, job):
 
 _DRIVER = '''
 import sys
-from planet.experiments import estimates
 from planet.experiments import launcher
 from planet.experiments import matrix
-from planet.experiments import sharing
-from planet.experiments import state
 logs, results, files = sys.argv[1], sys.argv[2], tuple(sys.argv[3:])
 runs = [matrix.Run('train', 'fake', 'planet', seed, f'{logs}/fake/planet/seed{seed}', files) for seed in (0, 1)]
 outcomes = launcher.launch(runs, cpus=1, retries=0, results=results, bar=False)
