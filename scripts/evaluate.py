@@ -11,6 +11,7 @@ import logging
 import os
 
 from planet import cli
+from planet import config as config_lib
 from planet import machine
 from planet import rundir
 
@@ -34,7 +35,7 @@ def main(argv=None):
   from planet.report import evaluation  # pylint: disable=import-outside-toplevel
   try:
     run = evaluation.LoadedRun(args.logdir, args.checkpoint, make_env=args.episodes > 0)
-  except (FileNotFoundError, cli.ConfigError) as e:
+  except (FileNotFoundError, config_lib.ConfigError) as e:
     cli.fail(e)
   out = rundir.RunDir(args.logdir).analysis
   os.makedirs(out, exist_ok=True)

@@ -20,6 +20,7 @@ import logging
 import sys
 
 from planet import cli
+from planet import config as config_lib
 from planet import rundir
 from planet.experiments import estimates
 from planet.experiments import launcher
@@ -68,7 +69,7 @@ def main(argv=None):
                           args.variants and args.variants.split(','), seeds, args.episodes, args.logs, args.results,
                           args.gin_file)
     warning = matrix.xla_warning(args.gin_file, args.gpus)
-  except (ValueError, cli.ConfigError) as e:
+  except (ValueError, config_lib.ConfigError) as e:
     cli.fail(e)
   if args.status:
     print(state.status_table(selected, args.results))

@@ -15,6 +15,7 @@ import sys
 import time
 
 from planet import cli
+from planet import config as config_lib
 from planet import machine
 from planet import rundir
 from planet.experiments import estimates
@@ -33,19 +34,19 @@ def main(argv=None):
     logging.getLogger(name).setLevel(logging.WARNING)
   tf = machine.import_tensorflow(args.verbose)  # Before gin/base.gin imports the package's TensorFlow modules.
   try:
-    logdir = cli.configure(args.gin_file, args.gin_param, args.logdir)
-    cli.check_rendering_backend()
-  except cli.ConfigError as e:
+    logdir = config_lib.configure(args.gin_file, args.gin_param, args.logdir)
+    config_lib.check_rendering_backend()
+  except config_lib.ConfigError as e:
     cli.fail(e)
   from planet import training  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
-  total = cli.query('train.total_episodes') * len(training.task_list(cli.query('train.task'),
-                                                                      cli.query('train.multitask_tasks', None)))
+  total = config_lib.query('train.total_episodes') * len(training.task_list(config_lib.query('train.task'),
+                                                                      config_lib.query('train.multitask_tasks', None)))
   if os.path.isdir(logdir) and training.episodes_on_disk(logdir) >= total:
     logging.info('%s is complete (%d episodes); nothing to do. python scripts/plot.py --collect %s copies its '
                  'results', logdir, total, logdir)
     return
   logging.info('run directory: %s', logdir)
-  gpu_line = machine.gpu_report(tf, cli.query('Learner.jit_compile'))
+  gpu_line = machine.gpu_report(tf, config_lib.query('Learner.jit_compile'))
   if gpu_line:
     logging.info(gpu_line)
   else:

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from planet import cli
+from planet import config as config_lib
 from planet import rundir
 from planet import tasks
 from planet.experiments import matrix
@@ -41,7 +42,7 @@ def main(argv=None):
                       help='start each step from the previous plan shifted by one (not in the paper; a probe)')
   parser.add_argument('--sweep', action='store_true', help="Fig. 12's grid instead of one setting")
   parser.add_argument('--threads', type=int, default=None, help='rollout threads (default: all cores)')
-  parser.add_argument('--out', default=os.path.join(cli.REPO_ROOT, 'results', 'true_sim'))
+  parser.add_argument('--out', default=os.path.join(config_lib.REPO_ROOT, 'results', 'true_sim'))
   parser.add_argument('--plot', action='store_true', help='draw Fig. 12 from the records and stop')
   parser.add_argument('--benchmark', action='store_true', help='physics steps/s, then stop')
   parser.add_argument('--start_hits', type=int, default=0,

@@ -10,7 +10,7 @@ import pytest
 
 import planet
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import logger
 from planet import machine
@@ -170,8 +170,8 @@ def test_update_times_run_each_variant_through_the_training_loop():
   # training.update as a run calls it, fed by the replay's prefetch thread: with numpy batches and with batches the
   # prefetch thread copied to a device (the CPU here: the code path of train.prefetch_device). Each variant runs one
   # warm-up update and its rounds' steps, and no prefetch thread is left behind.
-  cli.parse(['gin/cartpole.gin', 'gin/debug.gin'], [])
-  sizes = dict(batch=cli.query('train.batch_size'), length=cli.query('train.chunk_length'), action=1)
+  config_lib.parse(['gin/cartpole.gin', 'gin/debug.gin'], [])
+  sizes = dict(batch=config_lib.query('train.batch_size'), length=config_lib.query('train.chunk_length'), action=1)
   model = world_model.WorldModel(1)
   learner = world_model.Learner(model, sizes['batch'], sizes['length'])
   threads = threading.active_count()

@@ -14,6 +14,7 @@ from conftest import ROOT
 from conftest import fake_run_gin
 from planet import checkpoint
 from planet import cli
+from planet import config as config_lib
 from planet import logger
 from planet import replay as replay_lib
 from planet import rundir
@@ -23,7 +24,7 @@ FAKE = ['train.final_test_episodes = 1']
 
 
 def _train(logdir, total, extra=()):
-  cli.parse([], fake_run_gin(FAKE + [f'train.total_episodes = {total}', *extra]))
+  config_lib.parse([], fake_run_gin(FAKE + [f'train.total_episodes = {total}', *extra]))
   return training.train(str(logdir), progress=False)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 from planet import cli
+from planet import config as config_lib
 from planet import machine
 from planet import rundir
 
@@ -79,10 +80,10 @@ def test_bad_configuration_is_one_line(tmp_path, args, env, message):
     ('Agent.exploration_noise = -0.3', 'a non-negative standard deviation')])
 def test_impossible_settings_are_refused_naming_binding_value_and_rule(binding, rule):
   key, value = (part.strip() for part in binding.split('='))
-  with pytest.raises(cli.ConfigError) as error:
-    cli.configure(['gin/cartpole.gin', 'gin/debug.gin'], [binding], logdir='unused')
+  with pytest.raises(config_lib.ConfigError) as error:
+    config_lib.configure(['gin/cartpole.gin', 'gin/debug.gin'], [binding], logdir='unused')
   assert str(error.value).startswith(f'bad gin configuration: {key} = {value}, but it must be {rule}')
-  cli.configure(['gin/cartpole.gin', 'gin/debug.gin'], [], logdir='unused')  # The same files without it are fine.
+  config_lib.configure(['gin/cartpole.gin', 'gin/debug.gin'], [], logdir='unused')  # The same files without it are fine.
 
 
 def test_unusable_run_directories_are_one_line(tmp_path):
@@ -250,9 +251,9 @@ def test_gpu_extra_pins_the_same_tensorflow():
 
 
 def test_bad_gin_binding_gives_clear_error():
-  with pytest.raises(cli.ConfigError, match="bad gin configuration.*'RSSM'.*'not_a_parameter'"):
-    cli.parse([], ['RSSM.not_a_parameter = 3'])
-  with pytest.raises(cli.ConfigError, match='bad gin configuration'):
-    cli.parse([], ['NoSuchThing.size = 3'])
-  with pytest.raises(cli.ConfigError, match='not found'):
-    cli.parse(['gin/nope.gin'], [])
+  with pytest.raises(config_lib.ConfigError, match="bad gin configuration.*'RSSM'.*'not_a_parameter'"):
+    config_lib.parse([], ['RSSM.not_a_parameter = 3'])
+  with pytest.raises(config_lib.ConfigError, match='bad gin configuration'):
+    config_lib.parse([], ['NoSuchThing.size = 3'])
+  with pytest.raises(config_lib.ConfigError, match='not found'):
+    config_lib.parse(['gin/nope.gin'], [])

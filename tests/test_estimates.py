@@ -3,7 +3,7 @@ measured GPU sharing."""
 import os
 
 from conftest import ROOT
-from planet import cli
+from planet import config as config_lib
 from planet import tasks as tasks_lib
 from planet.experiments import estimates
 from planet.experiments import matrix
@@ -23,7 +23,7 @@ def test_cpu_matrix_runs_quick_on_every_task_and_states_its_cpu_hours(tmp_path):
   assert 'CPU Made-up x2 cores' in line and f'cartpole {52.0 * 145 / 3600:.1f} h' in line
   assert 'GPU time' not in estimates.plan_summary(runs, 1)  # Reduced-compute runs: CPU hours only.
   # scripts/train.py's hint reads the same sizes from the parsed configuration: the same 52 s an episode.
-  cli.parse([os.path.join(ROOT, 'gin', 'cartpole.gin'), os.path.join(ROOT, 'gin', 'quick.gin')], [])
+  config_lib.parse([os.path.join(ROOT, 'gin', 'cartpole.gin'), os.path.join(ROOT, 'gin', 'quick.gin')], [])
   assert abs(estimates.cpu_episode_minutes(machines['CPU Made-up x2 cores']) - 52.0 / 60) < 1e-9
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import fake_run_gin
-from planet import cli
+from planet import config as config_lib
 from planet import training
 from planet.report import evaluation
 
@@ -20,7 +20,7 @@ FAKE = ['train.collect_interval = 2', 'train.test_every = 10', 'train.video_ever
 @pytest.fixture(scope='module')
 def run_dir(tmp_path_factory):
   logdir = tmp_path_factory.mktemp('run')
-  cli.parse([], fake_run_gin(FAKE))
+  config_lib.parse([], fake_run_gin(FAKE))
   training.train(str(logdir), progress=False)
   return logdir
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from conftest import tiny_gin
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import rollout
 from planet import world_model
@@ -22,7 +22,7 @@ def test_xla_train_and_act_steps_compile_once_and_match_plain_graphs():
   results = {}
   for overlay in ([], ['gin/gpu.gin']):
     gin.clear_config()
-    cli.parse(overlay, tiny_gin())
+    config_lib.parse(overlay, tiny_gin())
     tf.random.set_seed(0)  # The same initial weights for both.
     model = world_model.WorldModel(1)
     learner, agent = world_model.Learner(model, batch_size=2, length=10), agent_lib.Agent(model)
@@ -32,7 +32,7 @@ def test_xla_train_and_act_steps_compile_once_and_match_plain_graphs():
     assert all(np.isfinite(float(out['loss'])) for out in losses)
     assert all(a.shape == (1,) and np.all(np.abs(a) <= 1) for a in actions)
     results[bool(overlay)] = {key: float(value) for key, value in losses[0].items()}
-  assert cli.query('Learner.jit_compile') and cli.query('Agent.jit_compile')
+  assert config_lib.query('Learner.jit_compile') and config_lib.query('Agent.jit_compile')
   plain, xla = results[False], results[True]
   np.testing.assert_allclose(xla['loss'], plain['loss'], rtol=1e-4)
   np.testing.assert_allclose(xla['image_loss'], plain['image_loss'], rtol=1e-4)

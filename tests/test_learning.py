@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from conftest import tiny_gin
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import replay as replay_lib
 from planet import rollout
@@ -13,7 +13,7 @@ from planet import world_model
 
 
 def test_world_model_loss_falls_on_fixed_data(tmp_path):
-  cli.parse([], tiny_gin())
+  config_lib.parse([], tiny_gin())
   env = envs.FakeEnv(seed=0, max_env_steps=40)
   rng = np.random.RandomState(0)
   replay = replay_lib.Replay(str(tmp_path))
@@ -38,7 +38,7 @@ def test_world_model_loss_falls_on_fixed_data(tmp_path):
 def test_learned_model_and_planner_solve_the_fake_task(tmp_path):
   """End to end: a world model trained on random fake-env episodes lets CEM steer the point to the centre."""
   tf.random.set_seed(0)  # The initial weights: the same model whatever ran before in this process.
-  cli.parse([], tiny_gin(['RSSM.deterministic_size = 32', 'RSSM.hidden_size = 32', 'RSSM.stochastic_size = 8',
+  config_lib.parse([], tiny_gin(['RSSM.deterministic_size = 32', 'RSSM.hidden_size = 32', 'RSSM.stochastic_size = 8',
                           'Encoder.depth = 8', 'Decoder.depth = 8', 'RewardHead.units = 32',
                           'cem_plan.candidates = 200', 'cem_plan.iterations = 5', 'cem_plan.top_k = 20',
                           'cem_plan.horizon = 6']))

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from planet import cli
+from planet import config as config_lib
 from planet.experiments import matrix
 from planet.report import figures
 
@@ -23,8 +23,8 @@ def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path
   assert len({run.path for run in runs}) == len(runs)
   # Each run directory is the one scripts/train.py picks for the same command (cli.default_logdir after parsing).
   for run in [r for r in runs if r.seed == 1 and r.task in ('cheetah', 'multitask')]:
-    cli.parse(list(run.gin_files), [f'train.seed = {run.seed}'])
-    assert os.path.join(str(tmp_path), os.path.relpath(cli.default_logdir(list(run.gin_files)), 'logs')) == run.path
+    config_lib.parse(list(run.gin_files), [f'train.seed = {run.seed}'])
+    assert os.path.join(str(tmp_path), os.path.relpath(config_lib.default_logdir(list(run.gin_files)), 'logs')) == run.path
     parts = run.path.split(os.sep)
     assert (parts[-3], parts[-2]) == ((run.task, run.variant) if run.task != 'multitask' else ('multitask', 'planet'))
   # Execution-only overlays keep the names; experiment overlays change them.

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from conftest import tiny_gin
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import networks
 from planet import replay as replay_lib
@@ -38,8 +38,8 @@ def test_bfloat16_nets_return_float32_close_to_but_not_equal_to_float32():
 
 
 def test_overlay_sets_both_conv_nets():
-  cli.parse(['gin/cartpole.gin', 'gin/mixed_precision.gin'], [])
-  assert cli.query('Encoder.precision') == 'bfloat16' and cli.query('Decoder.precision') == 'bfloat16'
+  config_lib.parse(['gin/cartpole.gin', 'gin/mixed_precision.gin'], [])
+  assert config_lib.query('Encoder.precision') == 'bfloat16' and config_lib.query('Decoder.precision') == 'bfloat16'
 
 
 @pytest.mark.slow
@@ -55,7 +55,7 @@ def test_bfloat16_losses_match_float32_within_noise(tmp_path):
 
   def train(extra, stream, steps=300):
     gin.clear_config()
-    cli.parse([], tiny_gin(extra))
+    config_lib.parse([], tiny_gin(extra))
     tf.random.set_seed(0)  # Same initial weights for every run.
     learner = world_model.Learner(world_model.WorldModel(1), batch_size=4, length=10)
     losses = [float(learner.train_step(batches[s % 8], tf.constant([stream, s]))['loss']) - floor

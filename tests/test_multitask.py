@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from conftest import fake_run_gin
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import replay as replay_lib
 from planet import rollout
@@ -42,7 +42,7 @@ def test_padded_actions_pad_and_unpad():
 
 
 def test_multitask_round_robin_and_per_task_metrics(tmp_path):
-  cli.parse([], fake_run_gin(FAKE + ['train.total_episodes = 3']))
+  config_lib.parse([], fake_run_gin(FAKE + ['train.total_episodes = 3']))
   records = training.train(str(tmp_path), progress=False)
   assert [(r['task'], r['episodes']) for r in records] == [
       ('fake', 1), ('fake2', 1), ('fake', 2), ('fake2', 2), ('fake', 3), ('fake2', 3)]
@@ -65,12 +65,12 @@ def test_multitask_round_robin_and_per_task_metrics(tmp_path):
 
 
 def test_multitask_resume_collects_lagging_tasks_first(tmp_path):
-  cli.parse([], fake_run_gin(FAKE + ['train.total_episodes = 2']))
+  config_lib.parse([], fake_run_gin(FAKE + ['train.total_episodes = 2']))
   training.train(str(tmp_path), progress=False)
   # Simulate a crash after the first task's episode of a round: drop fake2's last episode.
   last = replay_lib.list_episodes(tmp_path / 'train_episodes')[-1]
   os.remove(last)
-  cli.parse([], fake_run_gin(FAKE + ['train.total_episodes = 3']))
+  config_lib.parse([], fake_run_gin(FAKE + ['train.total_episodes = 3']))
   records = training.train(str(tmp_path), progress=False)
   lines = rundir.read_jsonl(str(tmp_path / 'metrics.jsonl'))
   resumed = [(r['task'], r['episodes'], 'loss' in r) for r in lines[4:]]

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import tiny_gin
-from planet import cli
+from planet import config as config_lib
 from planet import replay as replay_lib
 from planet import training
 from planet import world_model
@@ -65,7 +65,7 @@ def test_batches_prefetched_to_a_device_train_the_same(tmp_path):
   replay = replay_lib.Replay(str(tmp_path))
   for i in range(2):
     replay.add(_episode(20 + i))
-  cli.parse([], tiny_gin())
+  config_lib.parse([], tiny_gin())
   losses = {}
   for device in (None, '/CPU:0'):
     tf.random.set_seed(0)

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import tiny_gin
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import rundir
 from planet import tasks
@@ -161,8 +161,8 @@ def made_up_task():
 def test_a_registered_task_appears_everywhere(made_up_task, tmp_path):
   assert 'balance' in tasks.names() and tasks.title('balance') == 'Cartpole Balance'
   # The command line accepts it, and an unknown name is still refused with the list of tasks.
-  cli.parse([], tiny_gin(["train.task = 'balance'"]))
-  assert cli.configure(['gin/base.gin'], ["train.task = 'balance'"]).endswith(os.path.join('balance', 'planet',
+  config_lib.parse([], tiny_gin(["train.task = 'balance'"]))
+  assert config_lib.configure(['gin/base.gin'], ["train.task = 'balance'"]).endswith(os.path.join('balance', 'planet',
                                                                                            'seed0'))
   with pytest.raises(ValueError, match='balance'):
     tasks.get('balanse')
@@ -214,7 +214,7 @@ def test_a_model_is_one_module_and_one_gin_file(tmp_path, monkeypatch):
       '''))
   (tmp_path / 'my_model.gin').write_text('import my_model\nWorldModel.dynamics = @MeanRSSM\n')
   monkeypatch.syspath_prepend(str(tmp_path))
-  cli.parse([str(tmp_path / 'my_model.gin')], tiny_gin())
+  config_lib.parse([str(tmp_path / 'my_model.gin')], tiny_gin())
   model = world_model.WorldModel(1)
   assert type(model.dynamics).__name__ == 'MeanRSSM' and model.dynamics.mean_only
 

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import fake_run_gin
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import logger
 from planet import replay as replay_lib
@@ -23,7 +23,7 @@ FAKE = ['train.final_test_episodes = 2']
 
 
 def _train(logdir, total, extra=()):
-  cli.parse([], fake_run_gin(FAKE + [f'train.total_episodes = {total}', *extra]))
+  config_lib.parse([], fake_run_gin(FAKE + [f'train.total_episodes = {total}', *extra]))
   return training.train(str(logdir), progress=False)
 
 

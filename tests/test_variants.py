@@ -11,7 +11,7 @@ from conftest import ToyModel
 from conftest import fake_run_gin
 from conftest import tiny_gin
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import objectives
 from planet import planner
 from planet import training
@@ -31,7 +31,7 @@ def _batch(batch=2, length=6, action=1, seed=0):
 
 
 def _model(overlays=(), extra=()):
-  cli.parse([os.path.join(ROOT, path) for path in overlays], tiny_gin(extra))
+  config_lib.parse([os.path.join(ROOT, path) for path in overlays], tiny_gin(extra))
   return world_model.WorldModel(1)
 
 
@@ -159,7 +159,7 @@ def test_overshooting_weighs_the_one_step_kl_at_one_plus_beta_times_the_mean_of_
 
 
 def test_overshooting_overlay_trains_on_chunks_shorter_than_the_distance():
-  cli.parse([os.path.join(ROOT, 'gin/ablations/overshooting.gin')], tiny_gin())
+  config_lib.parse([os.path.join(ROOT, 'gin/ablations/overshooting.gin')], tiny_gin())
   assert gin.query_parameter('WorldModel.overshooting') == 12
   model = world_model.WorldModel(1)
   learner = world_model.Learner(model, 2, 8)
@@ -181,7 +181,7 @@ def test_global_prior_term_is_added():
 
 
 def test_random_shooting_runs_exactly_one_iteration_and_takes_the_best():
-  cli.parse([os.path.join(ROOT, 'gin/ablations/random_shooting.gin')], [])
+  config_lib.parse([os.path.join(ROOT, 'gin/ablations/random_shooting.gin')], [])
   calls = tf.Variable(0)
   model = ToyModel(1)
 
@@ -206,7 +206,7 @@ def test_random_collection_never_plans_during_collection(tmp_path, monkeypatch):
     return original(self, observation, seed, explore)
 
   monkeypatch.setattr(agent_lib.Agent, 'act', spy)
-  cli.parse([os.path.join(ROOT, 'gin/ablations/random_collection.gin')],
+  config_lib.parse([os.path.join(ROOT, 'gin/ablations/random_collection.gin')],
             fake_run_gin(_FAKE + ['train.total_episodes = 4']))
   assert gin.query_parameter('train.random_collection') is True
   records = training.train(str(tmp_path), progress=False)
@@ -231,7 +231,7 @@ _TASK_OVERLAYS = ['code_cup_repeat.gin']
                                       if os.path.basename(path) not in _VALUE_OVERLAYS + _TASK_OVERLAYS]
                          + [_VALUE_OVERLAYS], ids=lambda overlays: '+'.join(overlays))
 def test_every_overlay_runs_on_the_fake_env(tmp_path, overlays):
-  cli.parse([os.path.join(ROOT, 'gin/base.gin')] + [os.path.join(ROOT, 'gin', 'ablations', o) for o in overlays],
+  config_lib.parse([os.path.join(ROOT, 'gin/base.gin')] + [os.path.join(ROOT, 'gin', 'ablations', o) for o in overlays],
             fake_run_gin(_FAKE + ['train.total_episodes = 3', 'WorldModel.overshooting = 2'
                                   if 'overshooting.gin' in overlays else 'train.seed = 0']))
   records = training.train(str(tmp_path), progress=False)
@@ -239,8 +239,8 @@ def test_every_overlay_runs_on_the_fake_env(tmp_path, overlays):
 
 
 def test_variant_run_directories_are_named_after_the_overlay():
-  cli.parse(['gin/cheetah.gin', 'gin/ablations/ssm.gin'], [])
-  assert cli.default_logdir(['gin/cheetah.gin', 'gin/ablations/ssm.gin']) == os.path.join(
+  config_lib.parse(['gin/cheetah.gin', 'gin/ablations/ssm.gin'], [])
+  assert config_lib.default_logdir(['gin/cheetah.gin', 'gin/ablations/ssm.gin']) == os.path.join(
       'logs', 'cheetah', 'ssm', 'seed0')
 
 
@@ -251,11 +251,11 @@ def test_execution_only_bindings_keep_the_run_directory():
   gin_files = ['gin/cheetah.gin', 'gin/gpu.gin']
   for binding in ('time_loop.unroll = True', 'train_step/time_loop.unroll = True', 'act/time_loop.unroll = True',
                   "train.prefetch_device = '/GPU:0'", 'transposed_convs.rewrite = False'):
-    cli.parse(gin_files, [binding])
-    assert cli.default_logdir(gin_files, [binding.replace(' ', '')]) == os.path.join(
+    config_lib.parse(gin_files, [binding])
+    assert config_lib.default_logdir(gin_files, [binding.replace(' ', '')]) == os.path.join(
         'logs', 'cheetah', 'planet', 'seed0')
-  cli.parse(gin_files, ['cem_plan.horizon = 8'])
-  assert cli.default_logdir(gin_files, ['cem_plan.horizon=8']) == os.path.join(
+  config_lib.parse(gin_files, ['cem_plan.horizon = 8'])
+  assert config_lib.default_logdir(gin_files, ['cem_plan.horizon=8']) == os.path.join(
       'logs', 'cheetah', 'planet+cem_plan.horizon=8', 'seed0')
 
 
@@ -266,11 +266,11 @@ def test_overlays_are_read_with_the_files_they_include(tmp_path):
   mine_gpu, mine_ssm = tmp_path / 'mine_gpu.gin', tmp_path / 'mine_ssm.gin'
   mine_gpu.write_text("include 'gin/gpu.gin'\n")
   mine_ssm.write_text('include "gin/ablations/ssm.gin"\nLearner.jit_compile = True\n')
-  assert cli.file_bindings(str(mine_gpu))['Agent.jit_compile'] == 'True'
-  assert cli.run_path('logs', 'cheetah', 0, [str(mine_gpu)]) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
-  assert cli.run_path('logs', 'cheetah', 0, [str(mine_ssm)]) == os.path.join('logs', 'cheetah', 'mine_ssm', 'seed0')
+  assert config_lib.file_bindings(str(mine_gpu))['Agent.jit_compile'] == 'True'
+  assert config_lib.run_path('logs', 'cheetah', 0, [str(mine_gpu)]) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
+  assert config_lib.run_path('logs', 'cheetah', 0, [str(mine_ssm)]) == os.path.join('logs', 'cheetah', 'mine_ssm', 'seed0')
   loop = tmp_path / 'loop.gin'
   loop.write_text(f"include '{loop}'\n")
-  with pytest.raises(cli.ConfigError, match='includes itself'):
-    cli.file_bindings(str(loop))
+  with pytest.raises(config_lib.ConfigError, match='includes itself'):
+    config_lib.file_bindings(str(loop))
 

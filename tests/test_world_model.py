@@ -3,13 +3,13 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import tiny_gin
-from planet import cli
+from planet import config as config_lib
 from planet import world_model
 
 
 def test_train_step_and_act_trace_once():
   from planet import agent as agent_lib
-  cli.parse([], tiny_gin())
+  config_lib.parse([], tiny_gin())
   model = world_model.WorldModel(2)
   learner = world_model.Learner(model, batch_size=2, length=4)
   batch = {'image': np.zeros((2, 4, 64, 64, 3), np.uint8), 'action': np.zeros((2, 4, 2), np.float32),

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from planet import cli
+from planet import config as config_lib
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.measure import records
@@ -128,7 +128,7 @@ def cpu_hours(train, machines=None):
   for run in train:
     if run.task == 'multitask':
       continue
-    found = cli.files_bindings(run.gin_files)
+    found = config_lib.files_bindings(run.gin_files)
     try:
       sizes = {key: int(found[key]) for key in SIZE_BINDINGS + ('train.total_episodes', 'train.seed_episodes')}
     except (KeyError, ValueError):

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from planet import cli
+from planet import config as config_lib
 from planet import tasks as tasks_lib
 
 # --- CEM with the true simulator (Table 1's last row, Fig. 12): the paper's planner setting and the Fig. 12 grid,
@@ -103,7 +103,7 @@ def xla_warning(gin_files, gpus):
   XLA on."""
   if not gpus:
     return None
-  found = cli.files_bindings(gin_files)  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
+  found = config_lib.files_bindings(gin_files)  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
   if all(found.get(key) == 'True' for key in ('Learner.jit_compile', 'Agent.jit_compile')):
     return None
   return ('warning: the runs get a GPU but XLA stays off: add --gin_file=gin/gpu.gin (XLA on, as the GPU figures of '
@@ -132,11 +132,11 @@ def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISOD
         if variant == 'multitask':
           files = ['gin/multitask.gin', *extra_gin_files]
           found.append(Run('train', 'multitask', variant, seed,
-                           cli.run_path(logs, 'multitask', seed, files[1:]), tuple(files)))
+                           config_lib.run_path(logs, 'multitask', seed, files[1:]), tuple(files)))
           continue
         for task in names:
           files = [f'gin/{task}.gin', *VARIANTS[variant], *extra_gin_files]
-          found.append(Run('train', task, variant, seed, cli.run_path(logs, task, seed, files[1:]), tuple(files)))
+          found.append(Run('train', task, variant, seed, config_lib.run_path(logs, task, seed, files[1:]), tuple(files)))
   if kind in ('truesim', 'fig12', 'all'):
     estimators = [v for v in (variants or ['std']) if v in ('std', 'paper')] or ['std']
     jobs = []
@@ -170,8 +170,8 @@ def check_configurations(selected):
       owners.append(run.name)
   if not configurations:
     return []
-  result = subprocess.run([sys.executable, '-m', 'planet.cli', 'check'], input=json.dumps(configurations),
-                          capture_output=True, text=True, cwd=cli.REPO_ROOT, check=False)
+  result = subprocess.run([sys.executable, '-m', 'planet.config', 'check'], input=json.dumps(configurations),
+                          capture_output=True, text=True, cwd=config_lib.REPO_ROOT, check=False)
   if result.returncode:
     return [('(configuration check)', (result.stderr.strip().splitlines() or ['failed'])[-1])]
   return [(owners[index], error) for index, error in json.loads(result.stdout)]

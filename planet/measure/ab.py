@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import planet
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import networks
 from planet import rundir
 from planet import world_model
@@ -55,7 +55,7 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
   """
   gin_files, gin_params = list(gin_files), list(gin_params)
   timing.parse_config(jit, tiny, gin_files, gin_params)
-  q = cli.query
+  q = config_lib.query
   batch_size, length = q('train.batch_size'), q('train.chunk_length')
   report = timing.Report(out, dict(timing.run_context(jit, tiny, gin_files, gin_params), binding=binding))
   rng = np.random.RandomState(0)
@@ -147,7 +147,7 @@ def compare_xla_settings(settings, argv, out=None):
       # Never empty (which XLA refuses): `import planet` put its defaults into XLA_FLAGS.
       env = dict(os.environ, XLA_FLAGS=planet.merge_flags(os.environ.get('XLA_FLAGS'), flags[setting]))
       print(f"[{index + 1}/{len(order)}] {setting}: XLA_FLAGS={env['XLA_FLAGS']!r}", flush=True)
-      code = subprocess.run([sys.executable, os.path.join(cli.REPO_ROOT, 'scripts', 'benchmark.py'), *argv,
+      code = subprocess.run([sys.executable, os.path.join(config_lib.REPO_ROOT, 'scripts', 'benchmark.py'), *argv,
                              '--out', path], env=env, stdout=subprocess.DEVNULL, check=False).returncode
       if code:
         print(f'{setting}: the benchmark exited with code {code}', flush=True)

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import networks
 from planet import replay as replay_lib
@@ -41,7 +41,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   tiny_files = ['gin/debug.gin'] if tiny else []
   jit_params = [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + gin_params
   timing.parse_config(jit, tiny, gin_files, gin_params)
-  q = lambda name: cli.query(name)
+  q = lambda name: config_lib.query(name)
   sizes = dict(stoch=q('RSSM.stochastic_size'), deter=q('RSSM.deterministic_size'), hidden=q('RSSM.hidden_size'),
                depth=q('Encoder.depth'), reward_units=q('RewardHead.units'), reward_layers=q('RewardHead.layers'),
                batch=q('train.batch_size'), length=q('train.chunk_length'), action=1,
@@ -130,7 +130,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
       env.close()
   if 'episode' not in skip:
     # One iteration of Algorithm 1 on cartpole: C updates + one collected episode (with its own overlay).
-    cli.parse(['gin/cartpole.gin'] + ([episode_gin] if episode_gin else []) + tiny_files + gin_files, jit_params)
+    config_lib.parse(['gin/cartpole.gin'] + ([episode_gin] if episode_gin else []) + tiny_files + gin_files, jit_params)
     with tempfile.TemporaryDirectory() as tmp:
       env = envs.make_env('cartpole', seed=0)
       replay = replay_lib.Replay(tmp)
@@ -176,7 +176,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
   label = f'this run: {device}' + (f" ({', '.join(differs)})" if differs else '')
   columns = {label: {row['name']: row for row in report.rows}}
   columns.update(records.committed(committed_dir))
-  print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, cli.REPO_ROOT)}, newest per '
+  print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, config_lib.REPO_ROOT)}, newest per '
         'machine, default settings; (x%) = fraction of that machine\'s matmul rate, @ = commit):')
   print('\n'.join(records.side_by_side(columns)))
   return report.rows

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from planet import cli
+from planet import config as config_lib
 from planet import machine
 from planet import replay as replay_lib
 from planet import rundir
@@ -30,8 +30,8 @@ def compare_precision(episodes_dir, gin_files, gin_params=(), steps=100, out=Non
   rows, tail = [], max(1, steps // 4)
   for name, overlay, stream in (('float32', [], 0), ('float32_other_noise', [], 1),
                                 ('bfloat16', ['gin/mixed_precision.gin'], 0)):
-    cli.parse(gin_files + overlay, list(gin_params))
-    batch_size, length = cli.query('train.batch_size'), cli.query('train.chunk_length')
+    config_lib.parse(gin_files + overlay, list(gin_params))
+    batch_size, length = config_lib.query('train.batch_size'), config_lib.query('train.chunk_length')
     tf.random.set_seed(0)  # The same initial weights for every run.
     model = world_model.WorldModel(replay.episodes()[0]['action'].shape[-1])
     learner = world_model.Learner(model, batch_size, length)

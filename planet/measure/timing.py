@@ -9,7 +9,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from planet import cli
+from planet import config as config_lib
 from planet import machine
 from planet import networks
 from planet import objectives
@@ -112,7 +112,7 @@ def train_step_parts(model, sizes, jit, repeats, rng):
 
 def parse_config(jit, tiny, gin_files, gin_params):
   """The benchmarks' configuration: cartpole at paper sizes (gin/debug.gin's if `tiny`), XLA on or off, overlays."""
-  cli.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + list(gin_files),
+  config_lib.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + list(gin_files),
             [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + list(gin_params))
 
 

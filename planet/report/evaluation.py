@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from planet import agent as agent_lib
-from planet import cli
+from planet import config as config_lib
 from planet import envs
 from planet import logger
 from planet import networks
@@ -31,7 +31,7 @@ class LoadedRun:
     config = rundir.RunDir(logdir).config
     if not os.path.exists(config):
       raise FileNotFoundError(f'{config} not found: is {logdir!r} a run directory of scripts/train.py?')
-    cli.parse([config], [])
+    config_lib.parse([config], [])
     self.logdir = logdir
     self.task = gin.query_parameter('train.task')
     self.checkpoint = checkpoint or tf.train.latest_checkpoint(rundir.RunDir(logdir).checkpoints)
