@@ -210,7 +210,8 @@ def run_path(root, task, seed, overlays, gin_params=()):
   """<root>/<task>/<config>/seed<N>. <config> names the overlay gin files (`planet` when none) and then the
   --gin_param bindings, as in `planet+cem_plan.horizon=8`, so two experiments never share a directory. Files and
   bindings that change only how a run executes (gin/gpu.gin, rundir.EXECUTION_ONLY), train.task and train.seed
-  (parts of the path already) leave the name alone. Needs no gin parsing (scripts/sweep.py names runs without TensorFlow)."""
+  (parts of the path already) leave the name alone. Needs no gin parsing (scripts/sweep.py names runs without
+  TensorFlow)."""
   names = []
   for path in overlays:
     name = os.path.splitext(os.path.basename(path))[0]

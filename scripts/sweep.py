@@ -33,7 +33,8 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('matrix', help=f"one of {', '.join(matrix.MATRICES)}")
   parser.add_argument('--tasks', default=None, help='comma-separated tasks (default: all six)')
-  parser.add_argument('--variants', default=None, help=f"comma-separated variants of the matrix ({', '.join(matrix.VARIANTS)})")
+  parser.add_argument('--variants', default=None,
+                      help=f"comma-separated variants of the matrix ({', '.join(matrix.VARIANTS)})")
   parser.add_argument('--seeds', default=None, help="seeds, e.g. '0-4' or '0,2' (default: 0-4, the paper's five)")
   parser.add_argument('--episodes', type=int, default=matrix.TRUE_SIM_EPISODES, help='true-simulator episodes per task')
   parser.add_argument('--gin_file', action='append', default=[],

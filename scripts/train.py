@@ -39,8 +39,8 @@ def main(argv=None):
   except config_lib.ConfigError as e:
     cli.fail(e)
   from planet import training  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
-  total = config_lib.query('train.total_episodes') * len(training.task_list(config_lib.query('train.task'),
-                                                                      config_lib.query('train.multitask_tasks', None)))
+  tasks = training.task_list(config_lib.query('train.task'), config_lib.query('train.multitask_tasks', None))
+  total = config_lib.query('train.total_episodes') * len(tasks)
   if os.path.isdir(logdir) and training.episodes_on_disk(logdir) >= total:
     logging.info('%s is complete (%d episodes); nothing to do. python scripts/plot.py --collect %s copies its '
                  'results', logdir, total, logdir)

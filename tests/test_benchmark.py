@@ -1,4 +1,5 @@
-"""planet.measure: the FLOP model; scripts/benchmark.py and scripts/compare_precision.py run end to end with tiny sizes."""
+"""planet.measure: the FLOP model; scripts/benchmark.py and scripts/compare_precision.py run end to end with tiny
+sizes."""
 import json
 import os
 import subprocess

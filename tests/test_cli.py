@@ -83,7 +83,8 @@ def test_impossible_settings_are_refused_naming_binding_value_and_rule(binding, 
   with pytest.raises(config_lib.ConfigError) as error:
     config_lib.configure(['gin/cartpole.gin', 'gin/debug.gin'], [binding], logdir='unused')
   assert str(error.value).startswith(f'bad gin configuration: {key} = {value}, but it must be {rule}')
-  config_lib.configure(['gin/cartpole.gin', 'gin/debug.gin'], [], logdir='unused')  # The same files without it are fine.
+  # The same files without it are fine.
+  config_lib.configure(['gin/cartpole.gin', 'gin/debug.gin'], [], logdir='unused')
 
 
 def test_unusable_run_directories_are_one_line(tmp_path):

@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _parse(*overlays, tiny=True):
-  config_lib.parse([os.path.join(ROOT, 'gin', name) for name in ('cartpole.gin',) + overlays], tiny_gin() if tiny else [])
+  files = [os.path.join(ROOT, 'gin', name) for name in ('cartpole.gin',) + overlays]
+  config_lib.parse(files, tiny_gin() if tiny else [])
 
 
 def _batch(length=5):
@@ -110,7 +111,8 @@ def test_random_action_distributions():
 def test_cup_action_repeat_printed_by_default_and_the_codes_one_overlay_away():
   config_lib.parse([os.path.join(ROOT, 'gin', 'cup.gin')], tiny_gin())
   assert gin.query_parameter('make_env.action_repeat') == 4 == tasks.get('cup').action_repeat  # App. A
-  config_lib.parse([os.path.join(ROOT, 'gin', name) for name in ('cup.gin', 'ablations/code_cup_repeat.gin')], tiny_gin())
+  config_lib.parse([os.path.join(ROOT, 'gin', name) for name in ('cup.gin', 'ablations/code_cup_repeat.gin')],
+                   tiny_gin())
   assert gin.query_parameter('make_env.action_repeat') == 6  # The camera-ready code (0c6f7d3).
 
 

@@ -1,5 +1,5 @@
-"""planet/measure/hlo.py and scripts/hlo_loops.py on XLA dumps compiled here (XLA on the CPU, tiny sizes): loops, their trip
-counts, and the train step without a host-waiting loop under time_loop.unroll."""
+"""planet/measure/hlo.py and scripts/hlo_loops.py on XLA dumps compiled here (XLA on the CPU, tiny sizes): loops,
+their trip counts, and the train step without a host-waiting loop under time_loop.unroll."""
 import os
 import subprocess
 import sys

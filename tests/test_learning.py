@@ -39,9 +39,9 @@ def test_learned_model_and_planner_solve_the_fake_task(tmp_path):
   """End to end: a world model trained on random fake-env episodes lets CEM steer the point to the centre."""
   tf.random.set_seed(0)  # The initial weights: the same model whatever ran before in this process.
   config_lib.parse([], tiny_gin(['RSSM.deterministic_size = 32', 'RSSM.hidden_size = 32', 'RSSM.stochastic_size = 8',
-                          'Encoder.depth = 8', 'Decoder.depth = 8', 'RewardHead.units = 32',
-                          'cem_plan.candidates = 200', 'cem_plan.iterations = 5', 'cem_plan.top_k = 20',
-                          'cem_plan.horizon = 6']))
+                                 'Encoder.depth = 8', 'Decoder.depth = 8', 'RewardHead.units = 32',
+                                 'cem_plan.candidates = 200', 'cem_plan.iterations = 5', 'cem_plan.top_k = 20',
+                                 'cem_plan.horizon = 6']))
   env = envs.FakeEnv(seed=0, max_env_steps=60)
   rng = np.random.RandomState(0)
   replay = replay_lib.Replay(str(tmp_path))

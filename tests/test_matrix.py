@@ -24,7 +24,8 @@ def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path
   # Each run directory is the one scripts/train.py picks for the same command (cli.default_logdir after parsing).
   for run in [r for r in runs if r.seed == 1 and r.task in ('cheetah', 'multitask')]:
     config_lib.parse(list(run.gin_files), [f'train.seed = {run.seed}'])
-    assert os.path.join(str(tmp_path), os.path.relpath(config_lib.default_logdir(list(run.gin_files)), 'logs')) == run.path
+    default = config_lib.default_logdir(list(run.gin_files))
+    assert os.path.join(str(tmp_path), os.path.relpath(default, 'logs')) == run.path
     parts = run.path.split(os.sep)
     assert (parts[-3], parts[-2]) == ((run.task, run.variant) if run.task != 'multitask' else ('multitask', 'planet'))
   # Execution-only overlays keep the names; experiment overlays change them.

@@ -162,8 +162,8 @@ def test_a_registered_task_appears_everywhere(made_up_task, tmp_path):
   assert 'balance' in tasks.names() and tasks.title('balance') == 'Cartpole Balance'
   # The command line accepts it, and an unknown name is still refused with the list of tasks.
   config_lib.parse([], tiny_gin(["train.task = 'balance'"]))
-  assert config_lib.configure(['gin/base.gin'], ["train.task = 'balance'"]).endswith(os.path.join('balance', 'planet',
-                                                                                           'seed0'))
+  logdir = config_lib.configure(['gin/base.gin'], ["train.task = 'balance'"])
+  assert logdir.endswith(os.path.join('balance', 'planet', 'seed0'))
   with pytest.raises(ValueError, match='balance'):
     tasks.get('balanse')
   # Its environment: rendered pixels in a worker process that learned the task from the parent.

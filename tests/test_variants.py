@@ -207,7 +207,7 @@ def test_random_collection_never_plans_during_collection(tmp_path, monkeypatch):
 
   monkeypatch.setattr(agent_lib.Agent, 'act', spy)
   config_lib.parse([os.path.join(ROOT, 'gin/ablations/random_collection.gin')],
-            fake_run_gin(_FAKE + ['train.total_episodes = 4']))
+                   fake_run_gin(_FAKE + ['train.total_episodes = 4']))
   assert gin.query_parameter('train.random_collection') is True
   records = training.train(str(tmp_path), progress=False)
   assert records[-1]['grad_steps'] == 6  # The model is trained as usual ...
@@ -231,9 +231,9 @@ _TASK_OVERLAYS = ['code_cup_repeat.gin']
                                       if os.path.basename(path) not in _VALUE_OVERLAYS + _TASK_OVERLAYS]
                          + [_VALUE_OVERLAYS], ids=lambda overlays: '+'.join(overlays))
 def test_every_overlay_runs_on_the_fake_env(tmp_path, overlays):
-  config_lib.parse([os.path.join(ROOT, 'gin/base.gin')] + [os.path.join(ROOT, 'gin', 'ablations', o) for o in overlays],
-            fake_run_gin(_FAKE + ['train.total_episodes = 3', 'WorldModel.overshooting = 2'
-                                  if 'overshooting.gin' in overlays else 'train.seed = 0']))
+  files = [os.path.join(ROOT, 'gin/base.gin')] + [os.path.join(ROOT, 'gin', 'ablations', o) for o in overlays]
+  config_lib.parse(files, fake_run_gin(_FAKE + ['train.total_episodes = 3', 'WorldModel.overshooting = 2'
+                                                if 'overshooting.gin' in overlays else 'train.seed = 0']))
   records = training.train(str(tmp_path), progress=False)
   assert [r['episodes'] for r in records] == [1, 2, 3] and np.isfinite(records[-1]['loss'])
 
@@ -267,8 +267,9 @@ def test_overlays_are_read_with_the_files_they_include(tmp_path):
   mine_gpu.write_text("include 'gin/gpu.gin'\n")
   mine_ssm.write_text('include "gin/ablations/ssm.gin"\nLearner.jit_compile = True\n')
   assert config_lib.file_bindings(str(mine_gpu))['Agent.jit_compile'] == 'True'
-  assert config_lib.run_path('logs', 'cheetah', 0, [str(mine_gpu)]) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
-  assert config_lib.run_path('logs', 'cheetah', 0, [str(mine_ssm)]) == os.path.join('logs', 'cheetah', 'mine_ssm', 'seed0')
+  path = lambda overlay: config_lib.run_path('logs', 'cheetah', 0, [str(overlay)])
+  assert path(mine_gpu) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
+  assert path(mine_ssm) == os.path.join('logs', 'cheetah', 'mine_ssm', 'seed0')
   loop = tmp_path / 'loop.gin'
   loop.write_text(f"include '{loop}'\n")
   with pytest.raises(config_lib.ConfigError, match='includes itself'):

@@ -136,7 +136,8 @@ def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISOD
           continue
         for task in names:
           files = [f'gin/{task}.gin', *VARIANTS[variant], *extra_gin_files]
-          found.append(Run('train', task, variant, seed, config_lib.run_path(logs, task, seed, files[1:]), tuple(files)))
+          path = config_lib.run_path(logs, task, seed, files[1:])
+          found.append(Run('train', task, variant, seed, path, tuple(files)))
   if kind in ('truesim', 'fig12', 'all'):
     estimators = [v for v in (variants or ['std']) if v in ('std', 'paper')] or ['std']
     jobs = []

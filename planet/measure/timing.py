@@ -113,7 +113,7 @@ def train_step_parts(model, sizes, jit, repeats, rng):
 def parse_config(jit, tiny, gin_files, gin_params):
   """The benchmarks' configuration: cartpole at paper sizes (gin/debug.gin's if `tiny`), XLA on or off, overlays."""
   config_lib.parse(['gin/cartpole.gin'] + (['gin/debug.gin'] if tiny else []) + list(gin_files),
-            [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + list(gin_params))
+                   [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] + list(gin_params))
 
 
 def random_batch(rng, batch_size, length):

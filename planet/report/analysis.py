@@ -23,7 +23,8 @@ from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import matrix
 
-# One finished run's records as read from results/ (planet.report.evaluation.LoadedRun is a run reloaded with its model).
+# One finished run's records as read from results/ (planet.report.evaluation.LoadedRun is a run reloaded with its
+# model).
 # `variant` is the name the figures group by (`config`, or `multitask` for a one-agent-all-tasks run), `settings`
 # the result of check_settings: (state, reason) with state 'checked', 'unknown' or 'differs'; `info` is run.json.
 RunRecords = collections.namedtuple('RunRecords', 'task variant seed path records config settings info',
