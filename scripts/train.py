@@ -8,16 +8,11 @@ stops it between episodes. Exit codes: 0 done (or already complete), 1 crash, 2 
 """
 import argparse
 import logging
-import os
-import platform
-import shlex
 import sys
-import time
 
 from planet import cli
 from planet import config as config_lib
 from planet import machine
-from planet import rundir
 from planet.experiments import estimates
 
 
@@ -38,64 +33,13 @@ def main(argv=None):
     config_lib.check_rendering_backend()
   except config_lib.ConfigError as e:
     cli.fail(e)
-  from planet import training  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
-  tasks = training.task_list(config_lib.query('train.task'), config_lib.query('train.multitask_tasks', None))
-  total = config_lib.query('train.total_episodes') * len(tasks)
-  if os.path.isdir(logdir) and training.episodes_on_disk(logdir) >= total:
-    logging.info('%s is complete (%d episodes); nothing to do. python scripts/plot.py --collect %s copies its '
-                 'results', logdir, total, logdir)
+  from planet import runner  # pylint: disable=import-outside-toplevel  # TensorFlow: after its log level is set.
+  total = runner.planned_episodes()
+  if runner.is_complete(logdir, total):
     return
   logging.info('run directory: %s', logdir)
-  gpu_line = machine.gpu_report(tf, config_lib.query('Learner.jit_compile'))
-  if gpu_line:
-    logging.info(gpu_line)
-  else:
-    minutes = estimates.cpu_episode_minutes()
-    if minutes and minutes > 5:
-      logging.info('no GPU: with these settings an episode takes about %.0f minutes on this CPU (scaled from the '
-                   'benchmark records in results/benchmarks/), so '
-                   "the paper's 1000 episodes take days; for a CPU learning curve add --gin_file=gin/quick.gin, "
-                   'for a GPU see docs/gpu.md', minutes)
-  host = gpu_line.split(';')[0] if gpu_line else machine.cpu_description()
-  command = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} ({host}), commit "
-             f"{machine.commit() or 'unknown'}: python {' '.join(shlex.quote(a) for a in sys.argv)}")
-  cli.stop_on_signals()  # Ctrl-C and a scheduler's SIGTERM: stop cleanly between episodes.
-
-  def finish(code, reason):  # exit.json for scripts/sweep.py (not when the directory belongs to another run).
-    try:
-      rundir.write_exit(logdir, code, reason, training.episodes_on_disk(logdir), total)
-    except OSError:  # A full disk: the one line below still says what happened.
-      pass
-    if code == cli.EXIT_INTERRUPTED:
-      sys.exit(code)
-    if code:
-      cli.fail(reason, code)
-
-  try:
-    records = training.train(logdir, progress=not args.no_progress, command=command)
-  except KeyboardInterrupt:
-    print(f'stopped at episode {training.episodes_on_disk(logdir)} of {total} in {logdir}; rerun the same command '
-          'to resume', file=sys.stderr)
-    finish(cli.EXIT_INTERRUPTED, 'interrupted')
-  except rundir.RunDirBusy as e:
-    cli.fail(e, cli.EXIT_BUSY)
-  except rundir.StorageError as e:  # A full disk or a file system gone: stopped, nothing lost, resumable.
-    try:
-      rundir.write_exit(logdir, cli.EXIT_STORAGE, str(e).splitlines()[0], training.episodes_on_disk(logdir), total)
-    except OSError:  # Still full: the one line below says it all.
-      pass
-    cli.fail_storage(e)
-  except rundir.RunDirError as e:
-    cli.fail(e)
-  except training.SetupError as e:
-    finish(cli.EXIT_BAD_INPUT, str(e).splitlines()[0])
-  except training.TrainingDiverged as e:
-    finish(cli.EXIT_DIVERGED, str(e).splitlines()[0])
-  except Exception as e:  # A crash: keep the traceback, and say so in exit.json (the sweep retries crashes).
-    rundir.write_exit(logdir, cli.EXIT_CRASH, f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}',
-                      training.episodes_on_disk(logdir), total)
-    raise
-  finish(cli.EXIT_OK, 'complete')
+  host = runner.log_machine(tf, estimates.cpu_episode_minutes)
+  records = runner.train_to_exit(logdir, total, not args.no_progress, runner.command_record(host, sys.argv))
   episodes = records[-1].get('all_episodes', len(records)) if records else 0
   logging.info('run complete: %d episodes in %s (python scripts/plot.py --collect %s copies its results)',
                episodes, logdir, logdir)

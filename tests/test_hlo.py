@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _COMPILE = '''
 import numpy as np
 import tensorflow as tf
-from planet import cli, networks, world_model
+from planet import config, networks, world_model
 
 weights = tf.Variable(tf.ones([4, 4]))
 
@@ -26,9 +26,9 @@ def toy_scan_gradient(x):
   return tape.gradient(loss, weights)
 
 toy_scan_gradient(tf.ones([5, 2, 4]))
-cli.parse(['gin/cartpole.gin', 'gin/debug.gin', 'gin/gpu.gin'], ['time_loop.unroll = True'])
+config.parse(['gin/cartpole.gin', 'gin/debug.gin', 'gin/gpu.gin'], ['time_loop.unroll = True'])
 model = world_model.WorldModel(1)
-b, l = cli.query('train.batch_size'), cli.query('train.chunk_length')
+b, l = config.query('train.batch_size'), config.query('train.chunk_length')
 learner = world_model.Learner(model, b, l)
 batch = {'image': np.zeros((b, l, *networks.IMAGE_SHAPE), np.uint8), 'action': np.zeros((b, l, 1), np.float32),
          'reward': np.zeros((b, l), np.float32)}

@@ -21,7 +21,7 @@ def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path
   assert len(runs) == len(train_variants - {'multitask', 'quick'}) * 6 * 5 + 5 + 10 * (6 + 16)
   runs = [run for run in runs if run.kind == 'train']
   assert len({run.path for run in runs}) == len(runs)
-  # Each run directory is the one scripts/train.py picks for the same command (cli.default_logdir after parsing).
+  # Each run directory is the one scripts/train.py picks for the same command (config.default_logdir after parsing).
   for run in [r for r in runs if r.seed == 1 and r.task in ('cheetah', 'multitask')]:
     config_lib.parse(list(run.gin_files), [f'train.seed = {run.seed}'])
     default = config_lib.default_logdir(list(run.gin_files))

@@ -168,10 +168,10 @@ EDIT_AFTER_IMPORT = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
-from planet import cli, networks, planner, world_model
+from planet import config, networks, planner, world_model
 from planet import agent as agent_lib
 assert planner.__file__.startswith(sys.argv[1]), planner.__file__
-cli.parse(['gin/cartpole.gin', 'gin/debug.gin'], [])
+config.parse(['gin/cartpole.gin', 'gin/debug.gin'], [])
 model = world_model.WorldModel(1)
 learner, agent = world_model.Learner(model, 2, 4), agent_lib.Agent(model)
 for module, line in ((planner, '  top_k = min(top_k, candidates)\n'), (world_model, '    self.traces += 1')):

@@ -39,7 +39,7 @@ def cem_variant(records, std_estimator='std', warm_start=False):
 
 
 # --- The paper's training runs. Variant -> overlays after the task file; the run directory's <config> part is
-# derived from them exactly as scripts/train.py derives its default (cli.run_path), and planet.report.figures.FIGURES
+# derived from them exactly as scripts/train.py derives its default (config.run_path), and planet.report.figures.FIGURES
 # reads the same names.
 VARIANTS = {
     'planet': [],

@@ -74,7 +74,7 @@ def read_run_record(path):
 
 
 def config_files(task, config, gin_dir=None):
-  """The gin files a run directory's <config> name stands for (cli.run_path's naming read backwards) and its
+  """The gin files a run directory's <config> name stands for (config.run_path's naming read backwards) and its
   --gin_param bindings: ([task file, overlays...], {key: value text}). ValueError for a part with no gin file."""
   gin_dir = gin_dir or os.path.join(config_lib.REPO_ROOT, 'gin')
   overlays, *params = config.split('+')
