@@ -53,12 +53,18 @@ def command_record(host, argv):
           f"{machine.commit() or 'unknown'}: python {' '.join(shlex.quote(a) for a in argv)}")
 
 
-def _finish(logdir, total, code, reason):
-  """exit.json, then the process's end for every code but EXIT_OK (one line on stderr where it failed)."""
+def _record_exit(logdir, total, code, reason):
+  """exit.json with the episodes on disk; where the disk is full it stays as it was (the one line the process ends
+  with still says what happened)."""
   try:
     rundir.write_exit(logdir, code, reason, training.episodes_on_disk(logdir), total)
-  except OSError:  # A full disk: the one line below still says what happened.
+  except OSError:
     pass
+
+
+def _finish(logdir, total, code, reason):
+  """exit.json, then the process's end for every code but EXIT_OK (one line on stderr where it failed)."""
+  _record_exit(logdir, total, code, reason)
   if code == cli.EXIT_INTERRUPTED:
     sys.exit(code)
   if code:
@@ -80,10 +86,7 @@ def train_to_exit(logdir, total, progress, command):
   except rundir.RunDirBusy as e:  # Another run's directory: no exit record of ours goes into it.
     cli.fail(e, cli.EXIT_BUSY)
   except rundir.StorageError as e:  # A full disk or a file system gone: stopped, nothing lost, resumable.
-    try:
-      rundir.write_exit(logdir, cli.EXIT_STORAGE, first_line(e), training.episodes_on_disk(logdir), total)
-    except OSError:  # Still full: the one line below says it all.
-      pass
+    _record_exit(logdir, total, cli.EXIT_STORAGE, first_line(e))
     cli.fail_storage(e)
   except rundir.RunDirError as e:
     cli.fail(e)

@@ -105,16 +105,11 @@ def episode_seconds(task, sizes, column):
 def cpu_episode_minutes(column=None):
   """Expected minutes per collected episode for the parsed configuration on this CPU, scaled from the committed
   benchmark records of this CPU model (else of the first CPU with records). None without records."""
-  import gin  # pylint: disable=import-outside-toplevel  # The --dry_run lines read files' text, not gin.
-  task = gin.query_parameter('train.task')
-  sizes = {}
-  for name in SIZE_BINDINGS:
-    try:
-      sizes[name] = gin.query_parameter(name)
-    except ValueError:  # Unbound: only the action repeat may be, and then the task registry's holds.
-      if name != 'make_env.action_repeat':
-        raise
-      sizes[name] = tasks_lib.get(task).action_repeat if task in tasks_lib.names() else 4
+  task = config_lib.query('train.task')
+  sizes = {name: config_lib.query(name) for name in SIZE_BINDINGS if name != 'make_env.action_repeat'}
+  # Unbound, the action repeat is the task registry's.
+  registered = tasks_lib.get(task).action_repeat if task in tasks_lib.names() else 4
+  sizes['make_env.action_repeat'] = config_lib.query('make_env.action_repeat', registered)
   seconds = episode_seconds(task, sizes, records.cpu_column()[1] if column is None else column)
   return None if seconds is None else seconds / 60
 
