@@ -8,6 +8,7 @@ planet.models.ssm` in gin/ablations/ssm.gin), so a new model needs no list here.
 import functools
 import inspect
 import json
+import logging
 import os
 import re
 import sys
@@ -75,6 +76,8 @@ def parse(gin_files, gin_params):
   gin_files = [resolve(path) for path in gin_files]
   gin.clear_config()
   _add_search_path()
+  quiet = logging.root.manager.disable
+  logging.disable(logging.INFO)  # gin logs each include it looks up on the search path ("system_path_file_exists").
   try:
     gin.parse_config_files_and_bindings(gin_files, gin_params, finalize_config=False)
   except (ValueError, KeyError, SyntaxError, tokenize.TokenError) as e:
@@ -83,6 +86,8 @@ def parse(gin_files, gin_params):
         from e
   except ImportError as e:
     raise ConfigError(f'bad gin configuration: a gin file imports a module that does not exist ({e})') from e
+  finally:
+    logging.disable(quiet)
   check_types()
   check_ranges()
 

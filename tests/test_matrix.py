@@ -29,10 +29,10 @@ def test_matrices_cover_every_figure_with_the_directories_train_py_uses(tmp_path
     parts = run.path.split(os.sep)
     assert (parts[-3], parts[-2]) == ((run.task, run.variant) if run.task != 'multitask' else ('multitask', 'planet'))
   # Execution-only overlays keep the names; experiment overlays change them.
-  assert matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=['gin/gpu.gin'])[0].path == os.path.join(
-      'logs', 'cheetah', 'planet', 'seed0')
-  assert matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=['gin/quick.gin'])[0].path == os.path.join(
-      'logs', 'cheetah', 'quick', 'seed0')
+  assert matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=['gin/gpu.gin'])[0].path == os.path.abspath(
+      os.path.join('logs', 'cheetah', 'planet', 'seed0'))
+  assert matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=['gin/quick.gin'])[0].path == os.path.abspath(
+      os.path.join('logs', 'cheetah', 'quick', 'seed0'))
   assert len(matrix.runs('fig12', episodes=2)) == 2 * 17
   with pytest.raises(ValueError, match='unknown matrix'):
     matrix.runs('fig7')
@@ -59,3 +59,16 @@ def test_dry_run_checks_every_configuration(tmp_path):
   bad = matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=[str(broken)])
   (name, error), = matrix.check_configurations(good + bad)  # One subprocess parses them all; only one is bad.
   assert name == bad[0].name and "'no_such_thing'" in error
+
+
+def test_paths_are_read_from_the_callers_directory_though_runs_start_in_the_repository_root(tmp_path, monkeypatch):
+  """`--logs L` and a gin file beside the user must name the same places for the runs, which start in the root."""
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / 'mine.gin').write_text('train.batch_size = 4\n')
+  run, = matrix.runs('fig4', ['cartpole'], ['planet'], [0], logs='L', extra_gin_files=['mine.gin', 'gin/debug.gin'])
+  assert run.path == str(tmp_path / 'L' / 'cartpole' / 'mine-debug' / 'seed0')
+  truesim = matrix.runs('truesim', ['cartpole'], episodes=1, results='R')[0]
+  assert truesim.kind == 'truesim' and truesim.path.startswith(str(tmp_path / 'R' / 'true_sim') + os.sep)
+  assert run.gin_files == ('gin/cartpole.gin', str(tmp_path / 'mine.gin'), 'gin/debug.gin')
+  for path in run.gin_files:
+    assert os.path.exists(os.path.join(config_lib.REPO_ROOT, path))

@@ -110,10 +110,22 @@ def xla_warning(gin_files, gpus):
           'docs/performance.md were measured)')
 
 
+def _as_runs_read_it(path):
+  """A gin file path that names the same file from the repository root, where the runs start: relative to the root
+  when it lies inside it, full otherwise. A path that does not exist here is left to config.resolve."""
+  if not os.path.exists(path):
+    return path
+  inside = os.path.relpath(os.path.abspath(path), config_lib.REPO_ROOT)
+  return os.path.abspath(path) if inside.startswith(os.pardir) else inside
+
+
 def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISODES, logs='logs', results='results',
          extra_gin_files=()):
   """The runs of a named matrix, cut down by tasks / variants / seeds. `extra_gin_files` (e.g. gin/gpu.gin) are
-  added to every training run; overlays that change the experiment also change the run directories."""
+  added to every training run; overlays that change the experiment also change the run directories. Paths are read
+  from the caller's directory, though the runs start in the repository root."""
+  logs, results = os.path.abspath(logs), os.path.abspath(results)
+  extra_gin_files = [_as_runs_read_it(path) for path in extra_gin_files]
   if matrix not in MATRICES:
     raise ValueError(f"unknown matrix {matrix!r}: choose one of {', '.join(MATRICES)}")
   matrix_variants, kind = MATRICES[matrix]
