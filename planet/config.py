@@ -234,7 +234,7 @@ def run_path(root, task, seed, overlays, gin_params=()):
   return os.path.join(root, task, config, f'seed{seed}')
 
 
-def check_configurations(configurations):
+def configuration_errors(configurations):
   """Parses every (gin files, gin params) pair and checks its task and types: [(index, error line)] of the bad
   ones. For scripts/sweep.py's --dry_run, run in one subprocess (`python -m planet.config check`)."""
   errors = []
@@ -282,4 +282,4 @@ if __name__ == '__main__':
   if sys.argv[1:] != ['check']:
     sys.exit('usage: python -m planet.config check < configurations.json')
   machine.import_tensorflow()
-  print(json.dumps(check_configurations(json.load(sys.stdin))))
+  print(json.dumps(configuration_errors(json.load(sys.stdin))))

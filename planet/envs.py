@@ -4,9 +4,8 @@ Observations are dicts with 'image' (uint8 64x64x3 from the task's camera) and, 
 physics state 'qpos'/'qvel' (kept for the state diagnostics of Fig. 11; the agent only sees the image).
 
 Two layers. A *task* takes one control step at a time: `reset(seed)`, `act(action) -> (reward, last)`,
-`observe() -> obs` (`SuiteTask` for dm_control, `FakeTask` for tests). Wrappers, each written once, make it an
-agent's env: `TimeLimit` ends an episode after a number of control steps, `ActionRepeat` repeats an action R
-times and observes once (so only every R-th frame is rendered), `PaddedActions` pads the action space (Figs. 6-7).
+`observe() -> obs` (`SuiteTask` for dm_control, `FakeTask` for tests). The wrappers of planet.wrappers make it an
+agent's env (time limit, action repeat, padded actions).
 Real tasks run in a worker process (`planet.env_worker`, driven by `DMControlEnv`) that never imports TensorFlow.
 """
 import dataclasses
@@ -23,6 +22,7 @@ import gin
 import numpy as np
 
 from planet import tasks as tasks_lib
+from planet import wrappers
 
 IMAGE_SIZE = tasks_lib.IMAGE_SIZE
 
@@ -240,93 +240,19 @@ class FakeTask:
     pass
 
 
-class TimeLimit:
-  """Ends the episode after `max_env_steps` control steps (App. A: 1000). A task-level wrapper."""
-
-  def __init__(self, task, max_env_steps):
-    self._task = task
-    self.max_env_steps = max_env_steps
-    self.env_steps = 0
-
-  def __getattr__(self, name):
-    return getattr(self._task, name)
-
-  def reset(self, seed=None):
-    self.env_steps = 0
-    self._task.reset(seed)
-
-  def act(self, action):
-    reward, last = self._task.act(action)
-    self.env_steps += 1
-    return reward, last or self.env_steps >= self.max_env_steps
-
-
-class ActionRepeat:
-  """The agent's env: each action is repeated R times (App. A), rewards summed, the episode's last step honoured,
-  and the task observed once per agent step. Holds a task (with `act`/`observe`), usually inside a TimeLimit."""
-
-  def __init__(self, task, action_repeat):
-    self._task = task
-    self.name = task.name
-    self.action_repeat = action_repeat
-    self.action_size = task.action_size
-    self.action_low, self.action_high = task.action_low, task.action_high
-
-  def reset(self, seed=None):
-    self._task.reset(seed)
-    return self._task.observe()
-
-  def step(self, action):
-    reward, done = 0.0, False
-    for _ in range(self.action_repeat):
-      step_reward, done = self._task.act(action)
-      reward += step_reward
-      if done:
-        break
-    return self._task.observe(), float(reward), done, {'env_steps': getattr(self._task, 'env_steps', None)}
-
-  def close(self):
-    self._task.close()
-
-
 def suite_env(task, seed=0, action_repeat=None, size=IMAGE_SIZE, max_env_steps=1000, render=True):
   """A dm_control task (a planet.tasks.Task or a registered name) as an agent's env in this process: the env
   worker's. The true simulator composes the same wrappers around its own SuiteTask."""
   task = tasks_lib.get(task) if isinstance(task, str) else task
-  return ActionRepeat(TimeLimit(SuiteTask(task, seed=seed, size=size, render=render), max_env_steps),
+  return wrappers.ActionRepeat(wrappers.TimeLimit(SuiteTask(task, seed=seed, size=size, render=render), max_env_steps),
                       action_repeat or task.action_repeat)
 
 
-class FakeEnv(ActionRepeat):
+class FakeEnv(wrappers.ActionRepeat):
   """`FakeTask` with a time limit and action repeat, in this process (tests)."""
 
   def __init__(self, seed=0, action_repeat=2, size=IMAGE_SIZE, max_env_steps=100, action_size=1, start=None):
-    super().__init__(TimeLimit(FakeTask(seed, size, action_size, start), max_env_steps), action_repeat)
-
-
-class PaddedActions:
-  """Pads an env's action space with unused dimensions to `action_size` (one agent for all tasks, Figs. 6-7).
-
-  The agent acts in the padded space; the env receives the first `env.action_size` entries.
-  """
-
-  def __init__(self, env, action_size):
-    if action_size < env.action_size:
-      raise ValueError(f'cannot pad {env.action_size} action dimensions down to {action_size}')
-    self._env = env
-    self.name = env.name
-    self.action_repeat = env.action_repeat
-    self.action_size = action_size
-    self.used_action_size = env.action_size
-
-  def reset(self, seed=None):
-    return self._env.reset(seed=seed)
-
-  def step(self, action):
-    return self._env.step(np.asarray(action)[:self.used_action_size])
-
-  def close(self):
-    self._env.close()
+    super().__init__(wrappers.TimeLimit(FakeTask(seed, size, action_size, start), max_env_steps), action_repeat)
 
 
 @gin.configurable(denylist=['name', 'seed'])

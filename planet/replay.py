@@ -93,7 +93,7 @@ class Replay:
 
 class Prefetcher:
   """Samples batches on a background thread so that the train step never waits for numpy. `transform`, if given,
-  runs on that thread too, on each batch (e.g. the copy to a GPU: training.batch_to_device)."""
+  runs on that thread too, on each batch (e.g. the copy to a GPU: updates.batch_to_device)."""
 
   def __init__(self, replay, batch_size, length, seed, depth=2, transform=None):
     self._replay = replay

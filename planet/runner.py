@@ -13,6 +13,7 @@ from planet import config as config_lib
 from planet import machine
 from planet import rundir
 from planet import training
+from planet import updates
 
 CPU_HINT_MINUTES = 5  # On a CPU, an episode expected to take longer than this gets the hint towards gin/quick.gin.
 
@@ -92,7 +93,7 @@ def train_to_exit(logdir, total, progress, command):
     cli.fail(e)
   except training.SetupError as e:
     _finish(logdir, total, cli.EXIT_BAD_INPUT, first_line(e))
-  except training.TrainingDiverged as e:
+  except updates.TrainingDiverged as e:
     _finish(logdir, total, cli.EXIT_DIVERGED, first_line(e))
   except Exception as e:  # A crash: keep the traceback, and say so in exit.json (the sweep retries crashes).
     rundir.write_exit(logdir, cli.EXIT_CRASH, f'{type(e).__name__}: {first_line(e)}',

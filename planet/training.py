@@ -30,11 +30,9 @@ from planet import replay as replay_lib
 from planet import rollout
 from planet import rundir
 from planet import tasks as tasks_lib
+from planet import updates
 from planet import world_model as world_model_lib
-
-
-class TrainingDiverged(RuntimeError):
-  """A loss became NaN or infinite; the last good checkpoint is kept."""
+from planet import wrappers
 
 
 class SetupError(RuntimeError):
@@ -131,7 +129,7 @@ class Trainer:
     self.prefetch_device = prefetch_device
     self.envs = [envs.make_env(task, seed=seed) for task in task_names]
     action_size = max(env.action_size for env in self.envs)
-    self.envs = [envs.PaddedActions(env, action_size) for env in self.envs]
+    self.envs = [wrappers.PaddedActions(env, action_size) for env in self.envs]
     self.train_replay = replay_lib.Replay(self.layout.train_episodes)
     self.test_replay = replay_lib.Replay(self.layout.test_episodes)
     tf.random.set_seed(seed)  # The initial weights: the same run seed gives the same model.
@@ -215,9 +213,9 @@ class Trainer:
       self.prefetch = replay_lib.Prefetcher(
           self.train_replay, self.batch_size, self.chunk_length,
           seed=int(rollout.derive_seed(self.seed, 'replay', int(self.learner.optimizer.step))[1]),
-          transform=batch_to_device(self.prefetch_device) if self.prefetch_device else None)
+          transform=updates.batch_to_device(self.prefetch_device) if self.prefetch_device else None)
     tic = time.time()
-    terms = update(self.learner, self.prefetch, steps, self.seed, on_step)
+    terms = updates.update(self.learner, self.prefetch, steps, self.seed, on_step)
     return terms, time.time() - tic
 
   def collect_phase(self, index, random):
@@ -297,33 +295,6 @@ def _deferred_interrupts():
       signal.signal(sig, handler)
   if received:
     raise KeyboardInterrupt
-
-
-def batch_to_device(device):
-  """A function that copies a numpy batch to `device` as tensors (the values unchanged)."""
-  def transform(batch):
-    with tf.device(device):
-      return {key: tf.identity(value) for key, value in batch.items()}
-  return transform
-
-
-def update(learner, prefetch, steps, seed, on_step=None):
-  """`steps` compiled train steps; mean of each loss term. Raises TrainingDiverged on a NaN/inf loss."""
-  outputs = []
-  start = int(learner.optimizer.step)  # Read once: reading it every step would stall a GPU's queue.
-  for step in range(start, start + steps):
-    batch = next(prefetch)
-    outputs.append(learner.train_step(batch, tf.constant(rollout.derive_seed(seed, 'update', step), tf.int32)))
-    if on_step:
-      on_step(step - start + 1)
-  values = {key: np.array([out[key].numpy() for out in outputs]) for key in outputs[0]}
-  bad = np.flatnonzero(~np.isfinite(values['loss']))
-  if bad.size:
-    step = start + int(bad[0]) + 1
-    raise TrainingDiverged(
-        f'the loss became {values["loss"][bad[0]]} at grad step {step}; stopping. The last good checkpoint '
-        '(the previous episode) is kept: lower the learning rate or check the data, then rerun to resume.')
-  return {key: float(value.mean()) for key, value in values.items()}
 
 
 def _open_loop_check(logdir, open_loop, episode, episodes, metrics, seed, prefix='', write_videos=False):

@@ -15,16 +15,17 @@ import logging
 from planet import cli
 from planet.measure import precision
 
+PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+PARSER.add_argument('--episodes', required=True, help='a folder of episode .npz files (a run\'s train_episodes)')
+PARSER.add_argument('--gin_file', action='append', default=[],
+                    help="the run's gin files, e.g. gin/cartpole.gin then gin/quick.gin (repeatable)")
+PARSER.add_argument('--gin_param', action='append', default=[], help='extra gin binding (repeatable)')
+PARSER.add_argument('--steps', type=int, default=100)
+PARSER.add_argument('--out', default=None, help='append the JSON lines to this file')
+
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--episodes', required=True, help='a folder of episode .npz files (a run\'s train_episodes)')
-  parser.add_argument('--gin_file', action='append', default=[],
-                      help="the run's gin files, e.g. gin/cartpole.gin then gin/quick.gin (repeatable)")
-  parser.add_argument('--gin_param', action='append', default=[], help='extra gin binding (repeatable)')
-  parser.add_argument('--steps', type=int, default=100)
-  parser.add_argument('--out', default=None, help='append the JSON lines to this file')
-  args = parser.parse_args(argv)
+  args = PARSER.parse_args(argv)
   logging.basicConfig(level=logging.WARNING)
   try:
     precision.compare_precision(args.episodes, args.gin_file, args.gin_param, args.steps, args.out)

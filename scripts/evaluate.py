@@ -15,17 +15,18 @@ from planet import config as config_lib
 from planet import machine
 from planet import rundir
 
+PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+PARSER.add_argument('--logdir', required=True)
+PARSER.add_argument('--checkpoint', default=None, help='default: the latest in <logdir>/checkpoints')
+PARSER.add_argument('--episodes', type=int, default=10, help='test episodes to score (0: none)')
+PARSER.add_argument('--video', action='store_true', help='Fig. 10 open-loop video prediction')
+PARSER.add_argument('--diagnose', action='store_true', help='Fig. 11 state diagnostics')
+PARSER.add_argument('--context', type=int, default=5)
+PARSER.add_argument('--horizon', type=int, default=50)
+
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--logdir', required=True)
-  parser.add_argument('--checkpoint', default=None, help='default: the latest in <logdir>/checkpoints')
-  parser.add_argument('--episodes', type=int, default=10, help='test episodes to score (0: none)')
-  parser.add_argument('--video', action='store_true', help='Fig. 10 open-loop video prediction')
-  parser.add_argument('--diagnose', action='store_true', help='Fig. 11 state diagnostics')
-  parser.add_argument('--context', type=int, default=5)
-  parser.add_argument('--horizon', type=int, default=50)
-  args = parser.parse_args(argv)
+  args = PARSER.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   logging.getLogger('tensorflow').setLevel(logging.WARNING)
   if not os.path.isdir(args.logdir):

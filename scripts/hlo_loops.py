@@ -11,12 +11,13 @@ import argparse
 from planet import cli
 from planet.measure import hlo
 
+PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+PARSER.add_argument('directory', help='the --xla_dump_to directory')
+PARSER.add_argument('--match', default='', help='only files whose name contains this (e.g. train_step, step_impl)')
+
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('directory', help='the --xla_dump_to directory')
-  parser.add_argument('--match', default='', help='only files whose name contains this (e.g. train_step, step_impl)')
-  args = parser.parse_args(argv)
+  args = PARSER.parse_args(argv)
   paths = hlo.dump_files(args.directory, args.match)
   if not paths:
     cli.fail(f"no *after_optimizations.txt{' matching ' + repr(args.match) if args.match else ''} in "

@@ -22,18 +22,19 @@ from planet.report import analysis
 from planet.report import docs
 from planet.report import figures
 
+PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+root = os.path.join(config_lib.REPO_ROOT, 'results')
+PARSER.add_argument('--results', default=root)
+PARSER.add_argument('--out', default=None, help='default: <results>/figures')
+PARSER.add_argument('--reference', default=os.path.join(root, 'reference', 'table1.csv'))
+PARSER.add_argument('--episode', type=int, default=None, help='score Table 1 at this episode (default: last)')
+PARSER.add_argument('--collect', default=None, help='first copy this run directory into results/')
+PARSER.add_argument('--config', default=None,
+                    help="with --collect: the run's name under results/<task>/ (default: its run directory's)")
+
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  root = os.path.join(config_lib.REPO_ROOT, 'results')
-  parser.add_argument('--results', default=root)
-  parser.add_argument('--out', default=None, help='default: <results>/figures')
-  parser.add_argument('--reference', default=os.path.join(root, 'reference', 'table1.csv'))
-  parser.add_argument('--episode', type=int, default=None, help='score Table 1 at this episode (default: last)')
-  parser.add_argument('--collect', default=None, help='first copy this run directory into results/')
-  parser.add_argument('--config', default=None,
-                      help="with --collect: the run's name under results/<task>/ (default: its run directory's)")
-  args = parser.parse_args(argv)
+  args = PARSER.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(message)s')
   if args.collect:
     try:

@@ -15,15 +15,16 @@ from planet import config as config_lib
 from planet import machine
 from planet.experiments import estimates
 
+PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+PARSER.add_argument('--gin_file', action='append', default=[], help='gin config file (repeatable)')
+PARSER.add_argument('--gin_param', action='append', default=[], help="gin binding, e.g. 'train.seed=1'")
+PARSER.add_argument('--logdir', default=None, help='run directory (default: logs/<task>/<config>/seed<N>)')
+PARSER.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
+PARSER.add_argument('--verbose', action='store_true', help="TensorFlow's own start-up and C++ logs too")
+
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--gin_file', action='append', default=[], help='gin config file (repeatable)')
-  parser.add_argument('--gin_param', action='append', default=[], help="gin binding, e.g. 'train.seed=1'")
-  parser.add_argument('--logdir', default=None, help='run directory (default: logs/<task>/<config>/seed<N>)')
-  parser.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
-  parser.add_argument('--verbose', action='store_true', help="TensorFlow's own start-up and C++ logs too")
-  args = parser.parse_args(argv)
+  args = PARSER.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
   for name in ('tensorflow', 'absl'):  # Checkpoint saves log at INFO every episode.
     logging.getLogger(name).setLevel(logging.WARNING)

@@ -168,7 +168,7 @@ def test_episode_times_from_metrics_lines():
 
 
 def test_update_times_run_each_variant_through_the_training_loop():
-  # training.update as a run calls it, fed by the replay's prefetch thread: with numpy batches and with batches the
+  # updates.update as a run calls it, fed by the replay's prefetch thread: with numpy batches and with batches the
   # prefetch thread copied to a device (the CPU here: the code path of train.prefetch_device). Each variant runs one
   # warm-up update and its rounds' steps, and no prefetch thread is left behind.
   config_lib.parse(['gin/cartpole.gin', 'gin/debug.gin'], [])

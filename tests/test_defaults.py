@@ -14,7 +14,7 @@ from planet import optimizer
 from planet import planner
 from planet import tasks
 from planet import world_model
-from planet.experiments import true_sim
+from planet.experiments import true_sim_episodes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,7 +45,7 @@ def test_base_gin_holds_the_published_runs_defaults():
   assert plan_defaults['discount'].default == 0.99 and plan_defaults['resample_belief'].default is False
   assert inspect.signature(world_model.WorldModel).parameters['reward_scale'].default == 10.0
   # The true-simulator planner (Table 1's last row) shares the refit and its default.
-  assert inspect.signature(true_sim.play_episode).parameters['std_estimator'].default == 'std'
+  assert inspect.signature(true_sim_episodes.play_episode).parameters['std_estimator'].default == 'std'
 
 
 def test_printed_paper_overlays_switch_the_defaults_back():

@@ -57,7 +57,7 @@ def test_dry_run_checks_every_configuration(tmp_path):
   broken = tmp_path / 'broken.gin'
   broken.write_text('RSSM.no_such_thing = 1\n')
   bad = matrix.runs('table1', ['cheetah'], seeds=[0], extra_gin_files=[str(broken)])
-  (name, error), = matrix.check_configurations(good + bad)  # One subprocess parses them all; only one is bad.
+  (name, error), = matrix.run_configuration_errors(good + bad)  # One subprocess parses them all; only one is bad.
   assert name == bad[0].name and "'no_such_thing'" in error
 
 
@@ -72,3 +72,10 @@ def test_paths_are_read_from_the_callers_directory_though_runs_start_in_the_repo
   assert run.gin_files == ('gin/cartpole.gin', str(tmp_path / 'mine.gin'), 'gin/debug.gin')
   for path in run.gin_files:
     assert os.path.exists(os.path.join(config_lib.REPO_ROOT, path))
+
+
+def test_seeds_are_ranges_and_lists():
+  assert matrix.parse_seeds('0-4') == [0, 1, 2, 3, 4] and matrix.parse_seeds('0,2') == [0, 2]
+  assert matrix.parse_seeds('1,3-4') == [1, 3, 4] and matrix.parse_seeds(None) is None
+  with pytest.raises(ValueError):
+    matrix.parse_seeds('a-b')

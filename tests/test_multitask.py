@@ -11,6 +11,7 @@ from planet import replay as replay_lib
 from planet import rollout
 from planet import rundir
 from planet import training
+from planet import wrappers
 from planet.report import analysis
 
 FAKE = ["train.task = 'multitask'", "train.multitask_tasks = ('fake', 'fake2')", 'train.seed_episodes = 1',
@@ -30,7 +31,7 @@ class Recorder(envs.FakeEnv):
 
 def test_padded_actions_pad_and_unpad():
   inner = Recorder()
-  env = envs.PaddedActions(inner, 3)
+  env = wrappers.PaddedActions(inner, 3)
   assert env.action_size == 3 and env.used_action_size == 1
   env.reset()
   env.step(np.array([0.25, -0.9, 0.7], np.float32))

@@ -10,6 +10,7 @@ from planet import config as config_lib
 from planet import rundir
 from planet.report import analysis
 from planet.report import figures
+from planet.report import table1
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, 'results', 'reference', 'table1.csv')
@@ -97,7 +98,7 @@ def test_only_runs_with_the_settings_their_name_means_are_drawn(tmp_path):
   _write_run(results, 'cheetah', 'planet', 0, {10: [50.0]}, config=['gin/cheetah.gin', 'gin/debug.gin'])
   _write_run(results, 'finger', 'planet', 0, {10: [60.0]}, config=None)
   runs = analysis.find_runs(str(results))
-  rows = figures.table1(runs, {}, None, str(tmp_path), str(results))
+  rows = table1.write(runs, {}, None, str(tmp_path), str(results))
   header = ['method', 'modality', 'episodes'] + list(figures.tasks_lib.names())
   paper, quick = rows[0], rows[1]
   assert paper[header.index('cheetah')] == paper[header.index('finger')] == paper[header.index('cartpole')] == ''

@@ -7,7 +7,7 @@ import tensorflow as tf
 from conftest import tiny_gin
 from planet import config as config_lib
 from planet import replay as replay_lib
-from planet import training
+from planet import updates
 from planet import world_model
 
 
@@ -71,13 +71,13 @@ def test_batches_prefetched_to_a_device_train_the_same(tmp_path):
     tf.random.set_seed(0)
     learner = world_model.Learner(world_model.WorldModel(1), batch_size=2, length=5)
     prefetch = replay_lib.Prefetcher(replay, 2, 5, seed=3,
-                                     transform=training.batch_to_device(device) if device else None)
+                                     transform=updates.batch_to_device(device) if device else None)
     try:
-      losses[device] = training.update(learner, prefetch, 3, seed=0)
+      losses[device] = updates.update(learner, prefetch, 3, seed=0)
     finally:
       prefetch.close()
   assert losses[None] == losses['/CPU:0']
-  prefetch = replay_lib.Prefetcher(replay, 2, 5, seed=3, transform=training.batch_to_device('/CPU:0'))
+  prefetch = replay_lib.Prefetcher(replay, 2, 5, seed=3, transform=updates.batch_to_device('/CPU:0'))
   try:
     batch = next(prefetch)
   finally:

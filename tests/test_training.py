@@ -16,6 +16,7 @@ from planet import envs
 from planet import logger
 from planet import replay as replay_lib
 from planet import training
+from planet import updates
 from planet import world_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,7 +75,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     return total, terms
 
   monkeypatch.setattr(world_model.WorldModel, 'loss', poisoned)
-  with pytest.raises(training.TrainingDiverged, match='grad step 4'):
+  with pytest.raises(updates.TrainingDiverged, match='grad step 4'):
     _train(tmp_path, 5)
   assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-3')
   reader = tf.train.load_checkpoint(str(tmp_path / 'checkpoints'))

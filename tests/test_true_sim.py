@@ -1,23 +1,14 @@
-"""CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random; a
-stopped episode resumes with the same draws."""
-import errno
-import importlib.util
-import json
+"""CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random;
+a warm start starts from the given plan; the start states' hit rates."""
 import os
-import signal
-import time
 
 import numpy as np
 import pytest
 
-from planet import cli
-from planet import rundir
 from planet import tasks
 from planet.experiments import matrix
-from planet.experiments import state
 from planet.experiments import true_sim
-from planet.report import analysis
-from planet.report import figures
+from planet.experiments import true_sim_episodes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,7 +55,7 @@ def test_rollout_rewards_equal_env_rewards(task):
 def test_true_sim_cem_beats_random_on_short_cartpole():
   sim = true_sim.TrueSimulator('cartpole', threads=2, max_env_steps=240)
   settings = matrix.CemSettings(horizon=10, iterations=3, candidates=150, top_k=15)
-  planned = true_sim.play_episode(sim, settings, seed=0)
+  planned = true_sim_episodes.play_episode(sim, settings, seed=0)
   rng = np.random.RandomState(0)
   sim.reset(0)
   random_return, done = 0.0, False
@@ -85,141 +76,6 @@ def test_warm_start_starts_the_search_from_the_given_plan():
   # Samples N(init, 1) clipped to [-1, 1] have means of about +-0.33 and 0 (clipping pulls them in).
   np.testing.assert_allclose(warm[:, 0], [0.33, -0.33, 0.0], atol=0.06)
   np.testing.assert_allclose(cold[:, 0], [0.0, 0.0, 0.0], atol=0.06)
-
-
-class _StopAfter:
-  """A progress bar that stops the episode (as Ctrl-C or a lost worker would) once `steps` agent steps are done."""
-
-  def __init__(self, steps):
-    self.steps, self.done = steps, 0
-
-  def update(self, steps):
-    self.done += steps
-    if self.done >= self.steps:
-      raise KeyboardInterrupt
-
-
-def test_an_episode_stopped_part_way_resumes_where_it_stopped(tmp_path, caplog):
-  settings = matrix.CemSettings(horizon=3, iterations=2, candidates=16, top_k=4)
-  sim = true_sim.TrueSimulator('cartpole', threads=1, max_env_steps=48)  # 6 agent steps (action repeat 8).
-  whole = true_sim.play_episode(sim, settings, seed=1)
-  run = matrix.runs('truesim', ['cartpole'], episodes=2, results=str(tmp_path))[1]
-  checkpoint = run.path + '.partial'
-  with pytest.raises(KeyboardInterrupt):
-    true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(2), checkpoint=checkpoint)
-  assert state.status(run, str(tmp_path)) == ('partial', '2 of 6 steps')
-  lock = rundir.Lock(os.path.dirname(run.path), os.path.basename(run.path) + '.lock')  # What a playing job holds.
-  try:
-    assert state.status(run, str(tmp_path)) == ('running', '2 of 6 steps')
-    with pytest.raises(rundir.RunDirBusy, match=r'ep1.json is being played by pid \d+'):  # No second player.
-      true_sim.play_one('cartpole', settings, 1, run.path, threads=1, progress=False)
-  finally:
-    lock.release()
-  with pytest.raises(KeyboardInterrupt):  # Stopped again after the resume: the 2 replayed steps, then 2 planned.
-    true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(4), checkpoint=checkpoint)
-  with pytest.raises(true_sim.CheckpointMismatch, match='checkpoint of another episode .differs in seed'):
-    true_sim.play_episode(sim, settings, seed=2, checkpoint=checkpoint)
-  info = {}
-  resumed = true_sim.play_episode(sim, settings, seed=1, checkpoint=checkpoint, info=info)
-  assert resumed == whole and whole > 0  # The same actions and random draws as the episode that never stopped.
-  assert info['resumed_at'] == [2, 4] and not os.path.exists(checkpoint)
-  # A checkpoint whose actions do not give its return here (another physics build) is not trusted.
-  with pytest.raises(KeyboardInterrupt):
-    true_sim.play_episode(sim, settings, seed=1, progress=_StopAfter(3), checkpoint=checkpoint)
-  saved = json.load(open(checkpoint))
-  with open(checkpoint, 'w') as f:
-    json.dump(dict(saved, total=saved['total'] + 1.0), f)
-  info = {}
-  assert true_sim.play_episode(sim, settings, seed=1, checkpoint=checkpoint, info=info) == whole
-  assert info['resumed_at'] == [] and 'starting the episode over' in caplog.text
-
-
-def _script_exit(record, play_one, monkeypatch):
-  """scripts/true_sim.py's main for one episode with `play_one` in place of the real one: its SystemExit, with the
-  signal handlers it installs put back."""
-  spec = importlib.util.spec_from_file_location('true_sim_script', os.path.join(ROOT, 'scripts', 'true_sim.py'))
-  script = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(script)
-  monkeypatch.setattr(true_sim, 'play_one', play_one)
-  handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-  try:
-    with pytest.raises(SystemExit) as stopped:
-      script.main(['--task=cartpole', '--episode=0', f'--record={record}'])
-  finally:
-    for sig, handler in handlers.items():
-      signal.signal(sig, handler)
-  return stopped.value
-
-
-def test_the_script_stops_on_sigterm_with_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
-  def stopped_by_the_scheduler(*args):
-    del args
-    os.kill(os.getpid(), signal.SIGTERM)  # What Ray or a cluster's scheduler sends; the handler raises inside.
-    time.sleep(5)
-
-  stopped = _script_exit(tmp_path / 'ep0.json', stopped_by_the_scheduler, monkeypatch)
-  assert stopped.code == cli.EXIT_INTERRUPTED  # A stop: the sweep reports it and does not retry it.
-  assert capsys.readouterr().err.strip().splitlines() == [
-      'stopped: the episode so far is saved; the same command continues it']
-
-
-def test_the_script_on_a_full_disk_stops_with_one_line_and_exit_5(tmp_path, monkeypatch, capsys):
-  record = str(tmp_path / 'ep0.json')
-
-  def full_disk(*args):
-    del args
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), record + '.partial')  # Saving the episode's progress.
-
-  assert _script_exit(record, full_disk, monkeypatch).code == cli.EXIT_STORAGE
-  assert capsys.readouterr().err.strip().splitlines() == [
-      f'error: cannot write {record}.partial (No space left on device); free space (or fix the file system) and '
-      'rerun the same command to resume']
-
-
-def test_sweep_resumes(tmp_path):
-  settings = [matrix.CemSettings(2, 1, 8, 2), matrix.CemSettings(3, 1, 8, 2)]
-  out = tmp_path / 'true_sim'
-
-  original = true_sim.TrueSimulator
-
-  def short(*args, **kwargs):
-    sim = original(*args, **kwargs)
-    sim.max_env_steps = 16
-    return sim
-
-  true_sim.TrueSimulator = short
-  try:
-    records = true_sim.run('cartpole', settings, 2, str(out), threads=1, progress=False)
-    assert len(records) == 4
-    assert os.listdir(out / 'jobs' / 'cartpole') == []  # Finished episodes leave no checkpoint or lock behind.
-    lines = open(out / 'cartpole.jsonl').read().splitlines()
-    with open(out / 'cartpole.jsonl', 'w') as f:  # An interrupted sweep: the last episode is missing.
-      f.write('\n'.join(lines[:3]) + '\n')
-    records = true_sim.run('cartpole', settings, 2, str(out), threads=1, progress=False)
-  finally:
-    true_sim.TrueSimulator = original
-  assert len(records) == 4
-  assert sorted((tuple(r['settings']), r['episode']) for r in records) == sorted(
-      (tuple(s), e) for s in settings for e in range(2))
-  assert json.loads(lines[3])['return'] == records[3]['return']  # Same seed, same score.
-  # Records at the paper setting feed Table 1's true-simulator row and Fig. 12's panels.
-  paper = [dict(r, settings=[12, 10, 1000, 100], **{'return': 500.0 + 100 * e}) for e, r in enumerate(records[:2])]
-  swept = [dict(records[0], settings=[8, 10, 1000, 100], **{'return': 700.0})]
-  probe = [dict(records[0], settings=[12, 10, 1000, 100], warm_start=True, **{'return': 999.0})]  # Not the paper's.
-  printed = [dict(records[0], settings=[12, 10, 1000, 100], std_estimator='paper', **{'return': 300.0})]
-  with open(out / 'cartpole.jsonl', 'a') as f:
-    f.writelines(json.dumps(r) + '\n' for r in paper + probe + printed)
-  # The paper's setting alone is Table 1's cell, not Fig. 12's sweep: no figure.
-  assert figures.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole') is None
-  with open(out / 'cartpole.jsonl', 'a') as f:
-    f.writelines(json.dumps(r) + '\n' for r in swept)
-  assert analysis.true_sim_sweep(analysis.true_sim_records(str(tmp_path), 'cartpole'), 'horizon') == [
-      (8, 700.0, 0.0, 1), (12, 550.0, 50.0, 2)]
-  assert figures.fig12(str(tmp_path), str(tmp_path / 'figures'), task='cartpole').endswith('.png')
-  rows = figures.table1([], {}, None, str(tmp_path / 'figures'), str(tmp_path))
-  assert all(r['std_estimator'] == 'std' for r in records)  # The authors' refit is the default.
-  assert rows[2][0] == 'CEM + true simulator (this code)' and rows[2][3] == '550 (n=2)'
-  assert rows[3][0] == 'CEM + true simulator (this code, printed refit)' and rows[3][3] == '300 (n=1)'
 
 
 def test_start_hit_rates_gives_a_share_per_seed():

@@ -173,17 +173,8 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
     return {}
   if not ray.is_initialized():  # 'local': a new embedded instance, never another sweep's by accident.
     ray.init(address=address or 'local', **(ray_init or {}))
-  options = dict(num_cpus=cpus, num_gpus=gpus, max_retries=0)
-  if memory_gb:
-    options['memory'] = int(memory_gb * 1024 ** 3)
-
-  @ray.remote
-  def task(run):
-    return execute(run, cpus, ray.get_gpu_ids(), results, threads)
-
-  attempts = collections.Counter()
-  pending = {task.options(**options).remote(run): run for run in todo}
-  outcomes = {}
+  submit = _submitter(ray, cpus, gpus, memory_gb, results, threads)
+  pending = {submit(run): run for run in todo}
   # ray.init made SIGTERM a bare exit: both it and Ctrl-C now stop the runs below, and the caller's handlers return.
   handlers = {}
   if threading.current_thread() is threading.main_thread():  # Only the main thread may set handlers.
@@ -191,34 +182,7 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
     cli.stop_on_signals()
   watch = _ProgressWatch(selected, results, sys.stderr.isatty() if bar is None else bar)
   try:
-    while pending or waiting:
-      watch.update()
-      for run in list(waiting):
-        now = state.status(run, results)[0]
-        if now != 'running':  # Its other process ended: done, or to be continued here.
-          waiting.remove(run)
-          if now != 'done':
-            pending[task.options(**options).remote(run)] = run
-      if not pending:
-        time.sleep(1.0)
-        continue
-      # A wait with a timeout: a blocking one holds off Ctrl-C and SIGTERM until some run ends (hours).
-      done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-      if not done:
-        continue
-      run = pending.pop(done[0])
-      watch.update(force=True)
-      attempts[run.name] += 1
-      try:
-        code, line = ray.get(done[0])
-      except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.RayTaskError) as e:
-        code, line = cli.EXIT_CRASH, f'lost worker: {type(e).__name__}'
-      outcomes[run.name] = (code, line)
-      if retriable(code) and attempts[run.name] <= retries:
-        logging.warning('%s crashed (exit %d: %s); retry %d of %d', run.name, code, line, attempts[run.name], retries)
-        pending[task.options(**options).remote(run)] = run
-      else:
-        logging.info('%s: exit %d %s', run.name, code, line if code else '')
+    return _until_all_end(ray, submit, pending, waiting, watch, results, retries)
   except KeyboardInterrupt:
     # A cancel raises KeyboardInterrupt in each running task, which then sends SIGTERM to its run and waits for it:
     # scripts/train.py and scripts/true_sim.py stop on it with their progress saved (exit 130).
@@ -232,6 +196,54 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
     watch.close()
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
+
+
+def _submitter(ray, cpus, gpus, memory_gb, results, threads):
+  """A function that starts one run as a Ray task with the sweep's resources and returns its object reference."""
+  options = dict(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+  if memory_gb:
+    options['memory'] = int(memory_gb * 1024 ** 3)
+
+  @ray.remote
+  def task(run):
+    return execute(run, cpus, ray.get_gpu_ids(), results, threads)
+
+  return lambda run: task.options(**options).remote(run)
+
+
+def _until_all_end(ray, submit, pending, waiting, watch, results, retries):
+  """Waits for the `pending` Ray tasks ({reference: run}, updated in place, so a caller stopping them sees what is
+  still running) and the `waiting` runs of other processes (submitted once they stop unfinished), retrying crashes.
+  Returns {run name: (exit code, last line)}."""
+  attempts, outcomes = collections.Counter(), {}
+  while pending or waiting:
+    watch.update()
+    for run in list(waiting):
+      now = state.status(run, results)[0]
+      if now != 'running':  # Its other process ended: done, or to be continued here.
+        waiting.remove(run)
+        if now != 'done':
+          pending[submit(run)] = run
+    if not pending:
+      time.sleep(1.0)
+      continue
+    # A wait with a timeout: a blocking one holds off Ctrl-C and SIGTERM until some run ends (hours).
+    done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+    if not done:
+      continue
+    run = pending.pop(done[0])
+    watch.update(force=True)
+    attempts[run.name] += 1
+    try:
+      code, line = ray.get(done[0])
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.RayTaskError) as e:
+      code, line = cli.EXIT_CRASH, f'lost worker: {type(e).__name__}'
+    outcomes[run.name] = (code, line)
+    if retriable(code) and attempts[run.name] <= retries:
+      logging.warning('%s crashed (exit %d: %s); retry %d of %d', run.name, code, line, attempts[run.name], retries)
+      pending[submit(run)] = run
+    else:
+      logging.info('%s: exit %d %s', run.name, code, line if code else '')
   return outcomes
 
 

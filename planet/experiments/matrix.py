@@ -110,6 +110,18 @@ def xla_warning(gin_files, gpus):
           'docs/performance.md were measured)')
 
 
+def parse_seeds(text):
+  """Seeds from '0-4' or '0,2' (ranges inclusive, parts comma-separated); None for no text (the paper's five).
+  ValueError for anything else."""
+  if not text:
+    return None
+  seeds = []
+  for part in text.split(','):
+    first, _, last = part.partition('-')
+    seeds.extend(range(int(first), int(last or first) + 1))
+  return seeds
+
+
 def _as_runs_read_it(path):
   """A gin file path that names the same file from the repository root, where the runs start: relative to the root
   when it lies inside it, full otherwise. A path that does not exist here is left to config.resolve."""
@@ -173,7 +185,7 @@ def true_sim_job_name(estimator, setting, episode, warm_start=False):
   return f'{estimator}{warm}-H{setting[0]}-I{setting[1]}-J{setting[2]}-K{setting[3]}-ep{episode}.json'
 
 
-def check_configurations(selected):
+def run_configuration_errors(selected):
   """Parses every distinct training configuration in one subprocess (TensorFlow stays out of this process).
   Returns [(run name, error)]."""
   configurations, owners = [], []

@@ -80,12 +80,7 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
         call()
         first[part, variant] = time.perf_counter() - tic
         call()
-  times = {key: [] for key in calls}
-  for _ in range(rounds):
-    for key, call in calls.items():
-      tic = time.perf_counter()
-      call()
-      times[key].append(time.perf_counter() - tic)
+  times = _alternate(calls, rounds)
   for part, name in (('train', 'ab_train_step'), ('plan', 'ab_plan_call')):
     if (part, 'a') in times:
       a, b = float(np.median(times[part, 'a'])), float(np.median(times[part, 'b']))
@@ -96,6 +91,17 @@ def compare_binding(binding, out=None, jit=False, gin_files=(), gin_params=(), r
     print(f"{row['name']:<14} with {binding!r}: {row['value']:.5g} s, without: {row['baseline']:.5g} s "
           f"(ratio {row['ratio']:.3f}); first calls {row['first_call']:.1f} s and {row['baseline_first_call']:.1f} s")
   return report.rows
+
+
+def _alternate(calls, rounds):
+  """{key: [seconds per round]}: each of `calls` once per round, in turn, for `rounds` rounds."""
+  times = {key: [] for key in calls}
+  for _ in range(rounds):
+    for key, call in calls.items():
+      tic = time.perf_counter()
+      call()
+      times[key].append(time.perf_counter() - tic)
+  return times
 
 
 def xla_setting_flags(setting):

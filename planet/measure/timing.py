@@ -16,7 +16,7 @@ from planet import objectives
 from planet import optimizer as optimizer_lib
 from planet import replay as replay_lib
 from planet import rundir
-from planet import training
+from planet import updates
 
 
 def profile_ops(fn, calls, logdir):
@@ -124,7 +124,7 @@ def random_batch(rng, batch_size, length):
 
 
 def update_times(learner, sizes, steps, rounds, device=None):
-  """Seconds per update of `training.update` as a training run calls it: chunks of episodes of noise sampled by the
+  """Seconds per update of `updates.update` as a training run calls it: chunks of episodes of noise sampled by the
   replay's prefetch thread and handed to the compiled step as numpy (the default, key 'numpy'), and where `device`
   is given also copied there by the prefetch thread (`train.prefetch_device`, key `device`). The variants alternate
   over `rounds` rounds of `steps` updates, each with a fresh prefetch thread; medians per variant. Unlike
@@ -132,7 +132,7 @@ def update_times(learner, sizes, steps, rounds, device=None):
   rng = np.random.RandomState(1)
   variants = {'numpy': None}
   if device:
-    variants[device] = training.batch_to_device(device)
+    variants[device] = updates.batch_to_device(device)
   times = {name: [] for name in variants}
   with tempfile.TemporaryDirectory() as tmp:
     replay, episodes = replay_lib.Replay(tmp), random_batch(rng, 4, 2 * sizes['length'])
@@ -144,7 +144,7 @@ def update_times(learner, sizes, steps, rounds, device=None):
                                          transform=transform)
         try:
           tic = time.perf_counter()
-          training.update(learner, prefetch, steps if round_index >= 0 else 1, round_index + 1)
+          updates.update(learner, prefetch, steps if round_index >= 0 else 1, round_index + 1)
           if round_index >= 0:
             times[name].append((time.perf_counter() - tic) / steps)
         finally:

@@ -207,3 +207,8 @@ def run_summary(run, seed_episodes=5, last_tests=5):
               seed_mean=float(np.mean(seeds)) if seeds else None,
               last_tests_mean=float(np.mean([m for _, m in last])) if last else None,
               last_tests=[episode for episode, _ in last], best=best[1], best_episode=best[0])
+
+
+def machines(runs):
+  """The machines the runs ran on, as one line (from each run's run.json)."""
+  return ', '.join(sorted({r.info.get('machine') or 'machine not recorded' for r in runs}))

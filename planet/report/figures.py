@@ -1,8 +1,8 @@
-"""Table 1 and the paper's figures from results/ (matplotlib; no TensorFlow): Figs. 4-9 as median test-return
+"""The paper's figures from results/ (matplotlib; no TensorFlow), and `regenerate`, which writes them with Table 1
+(planet.report.table1): Figs. 4-9 as median test-return
 curves with 5-95 percentile bands per task panel, Fig. 12 from the true-simulator records, each run's own curve,
 and the state diagnostics of Fig. 11. Missing runs are listed as missing, never drawn as zero.
 """
-import csv
 import logging
 import os
 
@@ -15,6 +15,7 @@ from planet import rundir  # pylint: disable=wrong-import-position
 from planet import tasks as tasks_lib  # pylint: disable=wrong-import-position
 from planet.experiments import matrix  # pylint: disable=wrong-import-position
 from planet.report import analysis  # pylint: disable=wrong-import-position
+from planet.report import table1  # pylint: disable=wrong-import-position
 
 # Figure -> (title, [(variant directory, label)]). Variant directories are the run-directory names that
 # scripts/train.py derives from the gin overlays (e.g. gin/ablations/ssm.gin -> ssm).
@@ -53,28 +54,8 @@ def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None,
   missing = []
   last_episode = 0
   for ax, task in zip(axes, tasks):
-    for color, (variant, label) in zip(COLORS, variants):
-      selected = [r for r in runs if r.task == task and r.variant == variant
-                  and (r.settings[0] == 'checked' or not checked_only)]
-      episodes, median, low, high, _ = analysis.pooled_curve(selected)
-      if not episodes:
-        missing.append((task, variant))
-        ax.plot([], [], color=color, label=f'{label} (missing)' if task == tasks[0] else None, alpha=0.3)
-        continue
-      seeds = len({r.seed for r in selected})
-      last_episode = max(last_episode, episodes[-1])
-      ax.plot(episodes, median, color=color, label=f'{label} ({seeds} seed{"s" * (seeds > 1)})'
-              if task == tasks[0] else None)
-      ax.fill_between(episodes, low, high, color=color, alpha=0.2, linewidth=0)
-    for method, style in (('D4PG', '--'), ('A3C', ':')):
-      if task in reference.get(method, {}):
-        ax.axhline(reference[method][task], color='gray', linestyle=style, linewidth=1,
-                   label=f'{method} (1e5 episodes)' if task == tasks[0] else None)
-    ax.set_title(tasks_lib.title(task), fontsize=9)
-    ax.set_xlabel('episodes', fontsize=8)
-    ax.set_ylim(0, 1000)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
+    last_episode = max(last_episode, _panel(ax, task, variants, runs, reference, checked_only, task == tasks[0],
+                                            missing))
   for ax in axes[:len(tasks)]:
     ax.set_xlim(0, last_episode or 1000)  # Empty panels show the paper's 1000-episode axis.
   for ax in axes[::cols]:
@@ -88,95 +69,33 @@ def plot_comparison(name, title, variants, runs, reference, out_dir, tasks=None,
   return missing
 
 
-# Table 1's rows of this code's PlaNet: (run name under results/<task>/, label). A run enters its row only when its
-# recorded configuration is what the name means (analysis.check_settings); every other run is listed as not drawn.
-TABLE_ROWS = (('planet', "PlaNet, paper settings (this code)"),
-              ('quick', 'PlaNet, reduced compute: gin/quick.gin (this code)'))
-
-
-def _machines(runs):
-  return ', '.join(sorted({r.info.get('machine') or 'machine not recorded' for r in runs}))
-
-
-def table1_rows(runs, episode=None):
-  """Our PlaNet rows of Table 1: ([label, modality, episodes, cell per task]) and notes. A cell is the mean test
-  return over seeds x trajectories at each run's last test point (at or before `episode`), with the episode, the
-  seeds and n (trajectories) behind it; a missing cell stays empty."""
-  rows, notes = [], []
-  for config, label in TABLE_ROWS:
-    row = [label, 'pixels', 'per cell']
-    for task in tasks_lib.names():
-      selected = [r for r in runs if r.task == task and r.variant == config and r.settings[0] == 'checked']
-      score = analysis.final_score(selected, episode)
-      if score is None:
-        row.append('')
-        continue
-      mean, seeds, trajectories, used = score
-      episodes = '/'.join(str(e) for e in sorted(set(used)))
-      row.append(f'{mean:.0f} (ep {episodes}; {seeds} seed{"s" * (seeds > 1)}, n={trajectories})')
-      notes.append(f'{config}, {task}: ' + ', '.join(f'{r.task}/{r.config}/seed{r.seed}' for r in selected) +
-                   f' on {_machines(selected)}')
-    rows.append(row)
-  return rows, notes
-
-
-def not_drawn(runs):
-  """['<run>: <reason>'] for every run that no PlaNet row of Table 1 takes."""
-  rows = {config for config, _ in TABLE_ROWS}
-  lines = []
-  for run in sorted({r.path: r for r in runs}.values(), key=lambda r: r.path):
-    state, reason = run.settings
-    name = f'{run.task}/{run.config}/seed{run.seed}'
-    if state != 'checked':
-      lines.append(f'{name}: {reason}')
-    elif run.variant not in rows:
-      lines.append(f'{name}: `{run.config}` is not a Table 1 row (all_runs.png draws it)')
-  return lines
-
-
-def true_sim_rows(results):
-  """Table 1's true-simulator rows: the authors' CEM refit (the default) and Algorithm 2's printed refit, each cell
-  the mean return at the paper's planner setting with n (episodes)."""
-  rows = []
-  for estimator, label in (('std', 'CEM + true simulator (this code)'),
-                           ('paper', 'CEM + true simulator (this code, printed refit)')):
-    row = [label, 'simulator state', '0']
-    for task in tasks_lib.names():
-      scores = [r['return'] for r in analysis.true_sim_records(results, task, estimator)
-                if r['settings'] == list(matrix.CEM_PAPER)]
-      row.append(f'{sum(scores) / len(scores):.0f} (n={len(scores)})' if scores else '')
-    rows.append(row)
-  return rows
-
-
-def table1(runs, reference, episode, out_dir, results):
-  """Table 1 as markdown and CSV: our rows per task beside the published rows, then the runs not drawn and why.
-  Returns the rows."""
-  header = ['method', 'modality', 'episodes'] + tasks_lib.names()
-  ours, notes = table1_rows(runs, episode)
-  rows = ours + true_sim_rows(results)
-  for method, scores in reference.items():
-    rows.append([method, *_reference_meta(method)] + [f'{scores[t]:.0f}' if t in scores else ''
-                                                      for t in tasks_lib.names()])
-  with open(os.path.join(out_dir, 'table1.csv'), 'w', newline='') as f:
-    writer = csv.writer(f)
-    writer.writerow(header)
-    writer.writerows(rows)
-  with open(os.path.join(out_dir, 'table1.md'), 'w') as f:
-    f.write(table1_markdown(header, rows))
-    f.write('\nOur cells: mean test return over seeds x test trajectories (n) at the last test point at or before '
-            f'episode {episode or "(any)"} (ep); true-simulator cells: mean over n episodes at H=12, I=10, J=1000, '
-            'K=100. The published rows are after 1000 (PlaNet) and 1e5 (A3C, D4PG) episodes.\n')
-    for note in notes:
-      f.write(f'- {note}\n')
-    for line in not_drawn(runs):
-      f.write(f'- not drawn: {line}\n')
-  return rows
-
-
-def table1_markdown(header, rows):
-  return ('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header) + '\n' +
-          ''.join('| ' + ' | '.join(str(x) for x in row) + ' |\n' for row in rows))
+def _panel(ax, task, variants, runs, reference, checked_only, labelled, missing):
+  """One task's panel of a comparison: each variant's median curve and 5-95 band, the published baselines as lines.
+  Labels only where `labelled` (the figure's legend reads the first panel); appends (task, variant) pairs without
+  runs to `missing`. Returns the last episode drawn (0 if none)."""
+  last_episode = 0
+  for color, (variant, label) in zip(COLORS, variants):
+    selected = [r for r in runs if r.task == task and r.variant == variant
+                and (r.settings[0] == 'checked' or not checked_only)]
+    episodes, median, low, high, _ = analysis.pooled_curve(selected)
+    if not episodes:
+      missing.append((task, variant))
+      ax.plot([], [], color=color, label=f'{label} (missing)' if labelled else None, alpha=0.3)
+      continue
+    seeds = len({r.seed for r in selected})
+    last_episode = max(last_episode, episodes[-1])
+    ax.plot(episodes, median, color=color, label=f'{label} ({seeds} seed{"s" * (seeds > 1)})' if labelled else None)
+    ax.fill_between(episodes, low, high, color=color, alpha=0.2, linewidth=0)
+  for method, style in (('D4PG', '--'), ('A3C', ':')):
+    if task in reference.get(method, {}):
+      ax.axhline(reference[method][task], color='gray', linestyle=style, linewidth=1,
+                 label=f'{method} (1e5 episodes)' if labelled else None)
+  ax.set_title(tasks_lib.title(task), fontsize=9)
+  ax.set_xlabel('episodes', fontsize=8)
+  ax.set_ylim(0, 1000)
+  ax.tick_params(labelsize=7)
+  ax.grid(alpha=0.3)
+  return last_episode
 
 
 # Fig. 12 of the paper: CEM with the true simulator on cheetah run over the planner grid; its returns span 132-837.
@@ -222,12 +141,6 @@ def fig12(results, out_dir, task=FIG12_TASK):
   fig.savefig(path, dpi=150)
   plt.close(fig)
   return path
-
-
-def _reference_meta(method):
-  meta = {'A3C': ('proprioceptive', '100000'), 'D4PG': ('pixels', '100000'), 'PlaNet': ('pixels', '1000'),
-          'CEM + true simulator': ('simulator state', '0')}
-  return meta.get(method, ('', ''))
 
 
 def plot_run(run, seed_episodes=5):
@@ -280,7 +193,7 @@ def plot_all_runs(runs, reference, out_dir):
   for variant in sorted({r.variant for r in runs}, key=lambda v: (v.startswith('quick'), v)):
     selected = [r for r in runs if r.variant == variant]
     states = {r.settings[0] for r in selected}
-    label = f'{variant} ({_machines(selected)})' + ('' if states == {'checked'} else ', settings unknown'
+    label = f'{variant} ({analysis.machines(selected)})' + ('' if states == {'checked'} else ', settings unknown'
                                                     if 'unknown' in states else ', settings differ')
     variants.append((variant, label))
   if tasks:
@@ -294,8 +207,8 @@ def regenerate(results, out, reference_path, episode=None):
   runs = analysis.find_runs(results)
   reference = analysis.read_reference(reference_path)
   logging.info('found %d run(s): %s', len(runs), ', '.join(f'{r.task}/{r.config}/seed{r.seed}' for r in runs))
-  table1(runs, reference, episode, out, results)
-  for line in not_drawn(runs):
+  table1.write(runs, reference, episode, out, results)
+  for line in table1.not_drawn(runs):
     logging.info('Table 1 does not draw %s', line)
   for name, (title, variants) in FIGURES.items():
     missing = plot_comparison(name, title, variants, runs, reference, out)

@@ -1,0 +1,73 @@
+"""What scripts/sweep.py does in each of its modes, once it has selected the runs: check them (--dry_run), time how
+many share a GPU (--measure_sharing), or start the unfinished ones and collect the finished ones into results/. Each
+ends the process with one line and planet.cli's exit code where it fails, as scripts/train.py's runs do."""
+import json
+import logging
+import sys
+
+from planet import cli
+from planet import rundir
+from planet.experiments import estimates
+from planet.experiments import launcher
+from planet.experiments import matrix
+from planet.experiments import sharing
+from planet.experiments import state
+
+
+def dry_run(selected, gpus, results):
+  """Prints each run's directory and what the selection costs, then checks that every configuration parses."""
+  for run in selected:
+    print(f'{run.name:<48} {run.path}')
+  print(estimates.plan_summary(selected, gpus or 1, results))
+  errors = matrix.run_configuration_errors(selected)
+  for name, error in errors:
+    print(f'{name}: {error}')
+  if errors:
+    cli.fail(f'{len(errors)} configuration(s) do not parse (listed above)')
+  print('every configuration parses')
+
+
+def measure_sharing(selected, counts, seconds, cpus, gpu, timed_episodes, out=None):
+  """Times the first selected run's configuration at `counts` ('1,2,4') runs at once; prints the table and the JSON
+  record, and appends the record to `out` when given."""
+  cli.stop_on_signals()
+  try:
+    record = sharing.measure_sharing(*sharing.sharing_selection(selected, counts), seconds, cpus, gpu,
+                                     progress=sys.stderr.isatty(), timed_episodes=timed_episodes)
+  except ValueError as e:
+    cli.fail(e)
+  except RuntimeError as e:
+    cli.fail(e, cli.EXIT_CRASH)
+  except KeyboardInterrupt:
+    print('stopped: the runs were stopped and their temporary directories removed', file=sys.stderr)
+    sys.exit(cli.EXIT_INTERRUPTED)
+  print(sharing.sharing_table(record))
+  print(json.dumps(record))
+  if out:
+    rundir.append_jsonl(out, record)
+
+
+def sweep(selected, cpus, gpus, memory_gb, retries, address, results):
+  """Starts the unfinished runs (Ray), then merges the true-simulator records and collects the finished runs into
+  `results`, even after Ctrl-C; prints every run's state. Exits non-zero if a run failed or the sweep was stopped."""
+  cli.stop_on_signals()  # Also while Ray starts (launcher.launch keeps it so afterwards).
+  stopped = False
+  try:
+    outcomes = launcher.launch(selected, cpus, gpus, memory_gb, retries, address, results, threads=max(1, int(cpus)))
+  except KeyboardInterrupt:
+    outcomes, stopped = {}, True
+  try:
+    merged = launcher.merge_true_sim(results)
+    copied = launcher.collect(selected, results)
+  except OSError as e:  # A full disk while collecting: the run directories are intact, the same command collects.
+    cli.fail_on_storage(e)
+  failed = sorted(name for name, outcome in outcomes.items() if outcome[0] != cli.EXIT_OK)
+  logging.info('%d run(s) started, %d failed; %d true-simulator record(s) merged, %d run(s) collected into %s',
+               len(outcomes), len(failed), merged, len(copied), results)
+  print(state.status_table(selected, results))
+  if stopped:
+    print('stopped: the running runs were told to stop and save their progress; the same command resumes them',
+          file=sys.stderr)
+    sys.exit(cli.EXIT_INTERRUPTED)
+  if failed:
+    cli.fail(f"{len(failed)} run(s) did not finish: {', '.join(failed)} (see each run's sweep.log)", cli.EXIT_CRASH)
