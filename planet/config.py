@@ -1,6 +1,5 @@
 """Configuration in: gin files and bindings parsed with one-line errors (ConfigError), their types and ranges checked,
-and the run directory a configuration names. Also reads gin files' bindings as text, without gin or TensorFlow
-(scripts/sweep.py names and sizes runs that way).
+and the run directory a configuration names (gin files read as text, without gin: planet.gin_text).
 
 gin files import the modules whose configurables they bind (`import planet.training` in gin/base.gin, `import
 planet.models.ssm` in gin/ablations/ssm.gin), so a new model needs no list here.
@@ -16,64 +15,22 @@ import tokenize
 
 import gin
 
+from planet import gin_text
 from planet import machine
 from planet import rundir
 from planet import tasks as tasks_lib
 
-
-class ConfigError(ValueError):
-  pass
-
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def resolve(path):
-  """A gin file path as given, or relative to the repository root (so scripts run from any directory)."""
-  if os.path.exists(path):
-    return path
-  candidate = os.path.join(REPO_ROOT, path)
-  if os.path.exists(candidate):
-    return candidate
-  raise ConfigError(f'gin file {path!r} not found (give a path relative to the repository root or a full path)')
-
-
-_INCLUDE = re.compile(r"""^include\s+(['"])(.+)\1\s*$""")
-
-
-def file_bindings(path, _including=()):
-  """{'Scope.param': 'value text'} of a gin file with the files it `include`s read first, as gin reads them (later
-  bindings win). Needs no gin parsing, so scripts/sweep.py can read overlays without TensorFlow."""
-  resolved = os.path.realpath(resolve(path))
-  if resolved in _including:
-    raise ConfigError(f'gin file {path!r} includes itself (through {" -> ".join(_including)})')
-  with open(resolved) as f:
-    text = f.read()
-  found = {}
-  for line in text.splitlines():
-    match = _INCLUDE.match(line.strip())
-    if match:
-      found.update(file_bindings(match.group(2), _including + (resolved,)))
-  found.update(rundir.bindings(text))
-  return found
-
-
-def files_bindings(paths):
-  """`file_bindings` of several gin files read in order, as `--gin_file`s are: later bindings win."""
-  found = {}
-  for path in paths:
-    found.update(file_bindings(path))
-  return found
+ConfigError = gin_text.ConfigError
 
 
 @functools.lru_cache(maxsize=None)
 def _add_search_path():
   """`include 'gin/base.gin'` lines resolve against the repository root too (added once per process)."""
-  gin.add_config_file_search_path(REPO_ROOT)
+  gin.add_config_file_search_path(gin_text.REPO_ROOT)
 
 
 def parse(gin_files, gin_params):
-  gin_files = [resolve(path) for path in gin_files]
+  gin_files = [gin_text.resolve(path) for path in gin_files]
   gin.clear_config()
   _add_search_path()
   quiet = logging.root.manager.disable
@@ -220,7 +177,7 @@ def run_path(root, task, seed, overlays, gin_params=()):
   names = []
   for path in overlays:
     name = os.path.splitext(os.path.basename(path))[0]
-    keys = set(file_bindings(path))
+    keys = set(gin_text.file_bindings(path))
     if name not in ('base', task) and not (keys and keys <= set(rundir.EXECUTION_ONLY)):
       names.append(name)
   params = []

@@ -9,8 +9,7 @@ import platform
 import subprocess
 
 import planet
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from planet import gin_text
 
 
 def import_tensorflow(verbose=False):
@@ -39,7 +38,7 @@ def commit():
   """The repository's current commit (short hash), '' where git cannot tell: what a record was measured with."""
   try:
     return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=False,
-                          cwd=REPO_ROOT).stdout.strip()
+                          cwd=gin_text.REPO_ROOT).stdout.strip()
   except OSError:
     return ''
 

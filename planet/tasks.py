@@ -1,7 +1,7 @@
 """The one registry of tasks: every other module reads task facts from here.
 
-A task is its dm_control domain and task, a title for figures, the paper's action repeat (App. A; the task's gin
-file binds it too), the camera, and for CEM with the true simulator (Table 1's last row) its reward restated
+A task is its dm_control domain and task, a title for figures, the paper's action repeat (App. A; read from the
+task's gin file, gin/<name>.gin, the one place it is written), the camera, and for CEM with the true simulator (Table 1's last row) its reward restated
 over batches of rollouts plus the extra MJCF sensors that reward reads. Adding a task is one `register(Task(...))`
 here, one gin file (gin/<name>.gin) and, for Table 1, its published numbers in results/reference/table1.csv.
 
@@ -9,12 +9,15 @@ The reward functions are vectorised restatements of the dm_control suite's (read
 take (qpos, qvel, sensors, control, model) with leading batch/time axes; `sensors` maps sensor names to arrays.
 """
 import dataclasses
+import functools
 from typing import Callable
 from typing import Optional
 from typing import Tuple
 
 import numpy as np
 from dm_control.utils import rewards as rewards_lib
+
+from planet import gin_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,17 +26,37 @@ class Task:
   domain: Optional[str]  # dm_control suite domain; None for the in-process fake tasks of the tests.
   task: Optional[str]
   title: str
-  action_repeat: int
   camera: int = 0
   # CEM with the true simulator: reward of rollouts, and (sensor name, MJCF element) pairs it reads.
   true_reward: Optional[Callable] = None
   sensors: Tuple[Tuple[str, str], ...] = ()
   # In-process fake env (tests): its action size. None for real tasks.
   fake_action_size: Optional[int] = None
+  # The gin file that binds its action repeat; None: gin/<name>.gin.
+  gin_file: Optional[str] = None
 
   @property
   def is_fake(self):
     return self.fake_action_size is not None
+
+  @property
+  def action_repeat(self):
+    """App. A's action repeat R: `make_env.action_repeat` as the task's gin file binds it (the fake tasks: 2)."""
+    if self.is_fake:
+      return FAKE_ACTION_REPEAT
+    return _action_repeat(self.gin_file or f'gin/{self.name}.gin')
+
+
+FAKE_ACTION_REPEAT = 2
+
+
+@functools.lru_cache(maxsize=None)
+def _action_repeat(gin_file):
+  bindings = gin_text.file_bindings(gin_file)
+  if 'make_env.action_repeat' not in bindings:
+    raise gin_text.ConfigError(f'{gin_file} binds no make_env.action_repeat: every task file states its action '
+                               'repeat (App. A)')
+  return int(bindings['make_env.action_repeat'])
 
 
 # App. A: 64 x 64 x 3 images from each task's camera (the encoder and decoder are built for this size).
@@ -120,20 +143,20 @@ def _walker_reward(q, v, s, control, model):
   return stand * (5 * move + 1) / 6
 
 
-# The six tasks of the paper (App. A action repeats), in Table 1's order.
-register(Task('cartpole', 'cartpole', 'swingup', 'Cartpole Swing Up', 8, true_reward=_cartpole_reward,
+# The six tasks of the paper, in Table 1's order (each action repeat: its gin file).
+register(Task('cartpole', 'cartpole', 'swingup', 'Cartpole Swing Up', true_reward=_cartpole_reward,
               sensors=(('pole_zaxis', '<framezaxis name="pole_zaxis" objtype="xbody" objname="pole_1"/>'),)))
-register(Task('reacher', 'reacher', 'easy', 'Reacher Easy', 4, true_reward=_reacher_reward,
+register(Task('reacher', 'reacher', 'easy', 'Reacher Easy', true_reward=_reacher_reward,
               sensors=(('target_pos', '<framepos name="target_pos" objtype="geom" objname="target"/>'),
                        ('finger_pos', '<framepos name="finger_pos" objtype="geom" objname="finger"/>'))))
-register(Task('cheetah', 'cheetah', 'run', 'Cheetah Run', 4, true_reward=_cheetah_reward))
-register(Task('finger', 'finger', 'spin', 'Finger Spin', 2, true_reward=_finger_reward))
-register(Task('cup', 'ball_in_cup', 'catch', 'Cup Catch', 4, true_reward=_cup_reward,
+register(Task('cheetah', 'cheetah', 'run', 'Cheetah Run', true_reward=_cheetah_reward))
+register(Task('finger', 'finger', 'spin', 'Finger Spin', true_reward=_finger_reward))
+register(Task('cup', 'ball_in_cup', 'catch', 'Cup Catch', true_reward=_cup_reward,
               sensors=(('target_pos', '<framepos name="target_pos" objtype="site" objname="target"/>'),
                        ('ball_pos', '<framepos name="ball_pos" objtype="xbody" objname="ball"/>'))))
-register(Task('walker', 'walker', 'walk', 'Walker Walk', 2, true_reward=_walker_reward,
+register(Task('walker', 'walker', 'walk', 'Walker Walk', true_reward=_walker_reward,
               sensors=(('torso_pos', '<framepos name="torso_pos" objtype="xbody" objname="torso"/>'),
                        ('torso_zaxis', '<framezaxis name="torso_zaxis" objtype="xbody" objname="torso"/>'))))
 # Cheap in-process stand-ins for the tests (a point on a line; planet.envs.FakeEnv).
-register(Task('fake', None, None, 'Fake (tests)', 2, fake_action_size=1))
-register(Task('fake2', None, None, 'Fake, 2 actions (tests)', 2, fake_action_size=2))
+register(Task('fake', None, None, 'Fake (tests)', fake_action_size=1))
+register(Task('fake2', None, None, 'Fake, 2 actions (tests)', fake_action_size=2))

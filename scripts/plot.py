@@ -16,14 +16,14 @@ import logging
 import os
 
 from planet import cli
-from planet import config as config_lib
+from planet import gin_text
 from planet import rundir
 from planet.report import analysis
 from planet.report import docs
 from planet.report import figures
 
 PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-root = os.path.join(config_lib.REPO_ROOT, 'results')
+root = os.path.join(gin_text.REPO_ROOT, 'results')
 PARSER.add_argument('--results', default=root)
 PARSER.add_argument('--out', default=None, help='default: <results>/figures')
 PARSER.add_argument('--reference', default=os.path.join(root, 'reference', 'table1.csv'))
@@ -52,7 +52,7 @@ def main(argv=None):
   figures.regenerate(args.results, args.out or os.path.join(args.results, 'figures'), args.reference, args.episode)
   if os.path.realpath(args.results) == os.path.realpath(root) and args.episode is None:
     for path in docs.regenerate(args.results, args.reference):  # The tables of README.md and docs/ from results/.
-      logging.info('updated %s', os.path.relpath(path, config_lib.REPO_ROOT))
+      logging.info('updated %s', os.path.relpath(path, gin_text.REPO_ROOT))
 
 
 if __name__ == '__main__':

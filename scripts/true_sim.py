@@ -17,7 +17,7 @@ import logging
 import os
 
 from planet import cli
-from planet import config as config_lib
+from planet import gin_text
 from planet.experiments import matrix
 from planet.experiments import true_sim
 from planet.experiments import true_sim_episodes
@@ -36,7 +36,7 @@ PARSER.add_argument('--warm_start', action='store_true',
                     help='start each step from the previous plan shifted by one (not in the paper; a probe)')
 PARSER.add_argument('--sweep', action='store_true', help="Fig. 12's grid instead of one setting")
 PARSER.add_argument('--threads', type=int, default=None, help='rollout threads (default: all cores)')
-PARSER.add_argument('--out', default=os.path.join(config_lib.REPO_ROOT, 'results', 'true_sim'))
+PARSER.add_argument('--out', default=os.path.join(gin_text.REPO_ROOT, 'results', 'true_sim'))
 PARSER.add_argument('--plot', action='store_true', help='draw Fig. 12 from the records and stop')
 PARSER.add_argument('--benchmark', action='store_true', help='physics steps/s, then stop')
 PARSER.add_argument('--start_hits', type=int, default=0,

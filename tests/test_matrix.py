@@ -5,6 +5,7 @@ import os
 import pytest
 
 from planet import config as config_lib
+from planet import gin_text
 from planet.experiments import matrix
 from planet.report import figures
 
@@ -71,7 +72,7 @@ def test_paths_are_read_from_the_callers_directory_though_runs_start_in_the_repo
   assert truesim.kind == 'truesim' and truesim.path.startswith(str(tmp_path / 'R' / 'true_sim') + os.sep)
   assert run.gin_files == ('gin/cartpole.gin', str(tmp_path / 'mine.gin'), 'gin/debug.gin')
   for path in run.gin_files:
-    assert os.path.exists(os.path.join(config_lib.REPO_ROOT, path))
+    assert os.path.exists(os.path.join(gin_text.REPO_ROOT, path))
 
 
 def test_seeds_are_ranges_and_lists():

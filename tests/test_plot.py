@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from planet import config as config_lib
+from planet import gin_text
 from planet import rundir
 from planet.report import analysis
 from planet.report import figures
@@ -24,7 +24,7 @@ def _write_run(root, task, variant, seed, points, config=True):
   if config is not None:
     files = analysis.config_files(task, variant)[0] if config is True else config
     with open(os.path.join(path, 'config.gin'), 'w') as f:
-      f.writelines(f'{key} = {value}\n' for key, value in config_lib.files_bindings(files).items())
+      f.writelines(f'{key} = {value}\n' for key, value in gin_text.files_bindings(files).items())
   with open(os.path.join(path, 'metrics.jsonl'), 'w') as f:
     for episode in range(1, max(points) + 1):
       record = {'episodes': episode, 'train_return': 1.0}

@@ -156,11 +156,15 @@ def test_no_private_names_used_across_modules():
 
 
 @pytest.fixture
-def made_up_task():
-  """A task that is not the paper's, registered the way planet/tasks.py registers the six."""
+def made_up_task(tmp_path):
+  """A task that is not the paper's, registered the way planet/tasks.py registers the six, with its gin file (outside
+  gin/ here, so the fixture leaves the repository alone)."""
   cartpole = tasks.get('cartpole')
-  task = tasks.register(tasks.Task('balance', 'cartpole', 'balance', 'Cartpole Balance', 8,
-                                   true_reward=cartpole.true_reward, sensors=cartpole.sensors))
+  os.makedirs(tmp_path / 'task')
+  gin_file = tmp_path / 'task' / 'balance.gin'
+  gin_file.write_text("include 'gin/base.gin'\ntrain.task = 'balance'\nmake_env.action_repeat = 8\n")
+  task = tasks.register(tasks.Task('balance', 'cartpole', 'balance', 'Cartpole Balance',
+                                   true_reward=cartpole.true_reward, sensors=cartpole.sensors, gin_file=str(gin_file)))
   yield task
   tasks.unregister('balance')
 

@@ -12,6 +12,7 @@ from conftest import fake_run_gin
 from conftest import tiny_gin
 from planet import agent as agent_lib
 from planet import config as config_lib
+from planet import gin_text
 from planet import objectives
 from planet import planner
 from planet import training
@@ -266,12 +267,12 @@ def test_overlays_are_read_with_the_files_they_include(tmp_path):
   mine_gpu, mine_ssm = tmp_path / 'mine_gpu.gin', tmp_path / 'mine_ssm.gin'
   mine_gpu.write_text("include 'gin/gpu.gin'\n")
   mine_ssm.write_text('include "gin/ablations/ssm.gin"\nLearner.jit_compile = True\n')
-  assert config_lib.file_bindings(str(mine_gpu))['Agent.jit_compile'] == 'True'
+  assert gin_text.file_bindings(str(mine_gpu))['Agent.jit_compile'] == 'True'
   path = lambda overlay: config_lib.run_path('logs', 'cheetah', 0, [str(overlay)])
   assert path(mine_gpu) == os.path.join('logs', 'cheetah', 'planet', 'seed0')
   assert path(mine_ssm) == os.path.join('logs', 'cheetah', 'mine_ssm', 'seed0')
   loop = tmp_path / 'loop.gin'
   loop.write_text(f"include '{loop}'\n")
   with pytest.raises(config_lib.ConfigError, match='includes itself'):
-    config_lib.file_bindings(str(loop))
+    gin_text.file_bindings(str(loop))
 

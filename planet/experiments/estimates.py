@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from planet import config as config_lib
+from planet import gin_text
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.measure import records
@@ -123,7 +124,7 @@ def cpu_hours(train, machines=None):
   for run in train:
     if run.task == 'multitask':
       continue
-    found = config_lib.files_bindings(run.gin_files)
+    found = gin_text.files_bindings(run.gin_files)
     try:
       sizes = {key: int(found[key]) for key in SIZE_BINDINGS + ('train.total_episodes', 'train.seed_episodes')}
     except (KeyError, ValueError):

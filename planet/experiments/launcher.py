@@ -17,7 +17,7 @@ from tqdm import tqdm
 from tqdm.contrib import logging as tqdm_logging
 
 from planet import cli
-from planet import config as config_lib
+from planet import gin_text
 from planet import rundir
 from planet.experiments import state
 
@@ -26,11 +26,11 @@ from planet.experiments import state
 
 def command(run, results='results', threads=None):
   if run.kind == 'train':
-    return [sys.executable, os.path.join(config_lib.REPO_ROOT, 'scripts', 'train.py'),
+    return [sys.executable, os.path.join(gin_text.REPO_ROOT, 'scripts', 'train.py'),
             *[f'--gin_file={path}' for path in run.gin_files], f'--gin_param=train.seed={run.seed}',
             f'--logdir={run.path}', '--no_progress']
   horizon, iterations, candidates, top_k = run.setting
-  return [sys.executable, os.path.join(config_lib.REPO_ROOT, 'scripts', 'true_sim.py'), f'--task={run.task}',
+  return [sys.executable, os.path.join(gin_text.REPO_ROOT, 'scripts', 'true_sim.py'), f'--task={run.task}',
           f'--horizon={horizon}', f'--iterations={iterations}', f'--candidates={candidates}', f'--top_k={top_k}',
           f'--std_estimator={run.variant}', f'--episode={run.seed}', f'--record={run.path}', '--no_progress',
           *([f'--threads={threads}'] if threads else [])]
@@ -92,7 +92,7 @@ def start_process(run, stderr, env, results='results', threads=None):
   args = command(run, results, threads)
   stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(args)}\n')
   stderr.flush()
-  return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=config_lib.REPO_ROOT,
+  return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=gin_text.REPO_ROOT,
                           preexec_fn=_die_with_parent)
 
 

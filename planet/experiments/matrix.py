@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from planet import config as config_lib
+from planet import gin_text
 from planet import tasks as tasks_lib
 
 # --- CEM with the true simulator (Table 1's last row, Fig. 12): the paper's planner setting and the Fig. 12 grid,
@@ -103,7 +104,7 @@ def xla_warning(gin_files, gpus):
   XLA on."""
   if not gpus:
     return None
-  found = config_lib.files_bindings(gin_files)  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
+  found = gin_text.files_bindings(gin_files)  # An overlay that includes gin/gpu.gin counts as gin/gpu.gin.
   if all(found.get(key) == 'True' for key in ('Learner.jit_compile', 'Agent.jit_compile')):
     return None
   return ('warning: the runs get a GPU but XLA stays off: add --gin_file=gin/gpu.gin (XLA on, as the GPU figures of '
@@ -124,10 +125,10 @@ def parse_seeds(text):
 
 def _as_runs_read_it(path):
   """A gin file path that names the same file from the repository root, where the runs start: relative to the root
-  when it lies inside it, full otherwise. A path that does not exist here is left to config.resolve."""
+  when it lies inside it, full otherwise. A path that does not exist here is left to gin_text.resolve."""
   if not os.path.exists(path):
     return path
-  inside = os.path.relpath(os.path.abspath(path), config_lib.REPO_ROOT)
+  inside = os.path.relpath(os.path.abspath(path), gin_text.REPO_ROOT)
   return os.path.abspath(path) if inside.startswith(os.pardir) else inside
 
 
@@ -196,7 +197,7 @@ def run_configuration_errors(selected):
   if not configurations:
     return []
   result = subprocess.run([sys.executable, '-m', 'planet.config', 'check'], input=json.dumps(configurations),
-                          capture_output=True, text=True, cwd=config_lib.REPO_ROOT, check=False)
+                          capture_output=True, text=True, cwd=gin_text.REPO_ROOT, check=False)
   if result.returncode:
     return [('(configuration check)', (result.stderr.strip().splitlines() or ['failed'])[-1])]
   return [(owners[index], error) for index, error in json.loads(result.stdout)]

@@ -6,7 +6,7 @@ import json
 import os
 
 from planet import cli
-from planet import config as config_lib
+from planet import gin_text
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import matrix
@@ -71,7 +71,7 @@ PROGRESS_LOG_SECONDS = 1800  # Without a terminal, how often it logs the count a
 def planned_episodes(gin_files):
   """Episodes a training run with these gin files has when complete, all its tasks together (as scripts/train.py
   counts them), read from the files' text without TensorFlow; None if they do not say."""
-  found = config_lib.files_bindings(gin_files)
+  found = gin_text.files_bindings(gin_files)
   try:
     total = int(found['train.total_episodes'])
     tasks = ast.literal_eval(found.get('train.multitask_tasks', 'None')) or tasks_lib.names()

@@ -12,6 +12,7 @@ import tensorflow as tf
 import planet
 from planet import agent as agent_lib
 from planet import config as config_lib
+from planet import gin_text
 from planet import networks
 from planet import rundir
 from planet import world_model
@@ -153,7 +154,7 @@ def compare_xla_settings(settings, argv, out=None):
       # Never empty (which XLA refuses): `import planet` put its defaults into XLA_FLAGS.
       env = dict(os.environ, XLA_FLAGS=planet.merge_flags(os.environ.get('XLA_FLAGS'), flags[setting]))
       print(f"[{index + 1}/{len(order)}] {setting}: XLA_FLAGS={env['XLA_FLAGS']!r}", flush=True)
-      code = subprocess.run([sys.executable, os.path.join(config_lib.REPO_ROOT, 'scripts', 'benchmark.py'), *argv,
+      code = subprocess.run([sys.executable, os.path.join(gin_text.REPO_ROOT, 'scripts', 'benchmark.py'), *argv,
                              '--out', path], env=env, stdout=subprocess.DEVNULL, check=False).returncode
       if code:
         print(f'{setting}: the benchmark exited with code {code}', flush=True)

@@ -11,6 +11,7 @@ import tensorflow as tf
 from planet import agent as agent_lib
 from planet import config as config_lib
 from planet import envs
+from planet import gin_text
 from planet import networks
 from planet import replay as replay_lib
 from planet import rollout
@@ -212,6 +213,6 @@ def _print(report, device, flags, differs, committed_dir):
   label = f'this run: {device}' + (f" ({', '.join(differs)})" if differs else '')
   columns = {label: {row['name']: row for row in report.rows}}
   columns.update(records.committed(committed_dir))
-  print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, config_lib.REPO_ROOT)}, newest per '
+  print(f'\nthis run beside the committed records ({os.path.relpath(committed_dir, gin_text.REPO_ROOT)}, newest per '
         'machine, default settings; (x%) = fraction of that machine\'s matmul rate, @ = commit):')
   print('\n'.join(records.side_by_side(columns)))

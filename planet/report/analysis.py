@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from planet import config as config_lib
+from planet import gin_text
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import matrix
@@ -76,7 +77,7 @@ def read_run_record(path):
 def config_files(task, config, gin_dir=None):
   """The gin files a run directory's <config> name stands for (config.run_path's naming read backwards) and its
   --gin_param bindings: ([task file, overlays...], {key: value text}). ValueError for a part with no gin file."""
-  gin_dir = gin_dir or os.path.join(config_lib.REPO_ROOT, 'gin')
+  gin_dir = gin_dir or os.path.join(gin_text.REPO_ROOT, 'gin')
   overlays, *params = config.split('+')
   files = [os.path.join(gin_dir, f'{task}.gin')]
   for name in ([] if overlays == 'planet' else overlays.split('-')):
@@ -105,7 +106,7 @@ def check_settings(path, task, config, gin_dir=None):
     return 'unknown', 'no config.gin: settings unknown'
   try:
     files, params = config_files(task, config, gin_dir)
-    expected = rundir.experiment_of(config_lib.files_bindings(files))
+    expected = rundir.experiment_of(gin_text.files_bindings(files))
   except (ValueError, config_lib.ConfigError) as e:
     return 'differs', f'its name {config!r} is not a configuration: {e}'
   with open(config_path) as f:
