@@ -28,14 +28,6 @@ def _train(logdir, total, extra=()):
   return training.train(str(logdir), progress=False)
 
 
-def test_gpu_memory_peak_is_read_from_the_first_gpu(monkeypatch):
-  assert training.gpu_memory_peak_mib() is None  # No GPU on the test machines.
-  monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: ['GPU:0'] if kind == 'GPU' else [])
-  monkeypatch.setattr(tf.config.experimental, 'get_memory_info',
-                      lambda device: {'GPU:0': {'current': 2 ** 20, 'peak': 3 * 2 ** 29}}[device])
-  assert training.gpu_memory_peak_mib() == 1536.0
-
-
 def test_fake_env_end_to_end(tmp_path, monkeypatch):
   # On a GPU every metrics line carries TensorFlow's peak GPU memory (faked here: the test machines have none).
   monkeypatch.setattr(training, 'gpu_memory_peak_mib', lambda: 1234.4)
@@ -63,27 +55,6 @@ def test_fake_env_end_to_end(tmp_path, monkeypatch):
   assert 'cem_plan.candidates = 20' in open(tmp_path / 'operative_config.gin').read()
   assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-4')
   assert any(name.startswith('events') for name in os.listdir(tmp_path / 'tensorboard'))
-
-
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-  _train(tmp_path, 3)
-  original = world_model.WorldModel.loss
-
-  def poisoned(self, batch, seed):
-    total, terms = original(self, batch, seed)
-    terms['loss'] = terms['loss'] * np.float32('nan')
-    return total, terms
-
-  monkeypatch.setattr(world_model.WorldModel, 'loss', poisoned)
-  with pytest.raises(updates.TrainingDiverged, match='grad step 4'):
-    _train(tmp_path, 5)
-  assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-3')
-  reader = tf.train.load_checkpoint(str(tmp_path / 'checkpoints'))
-  for name in reader.get_variable_to_shape_map():
-    value = reader.get_tensor(name)
-    if np.issubdtype(np.asarray(value).dtype, np.floating):
-      assert np.isfinite(value).all(), name
-  assert len(logger.read_metrics(tmp_path)) == 3
 
 
 def _cli(logdir, total):
@@ -198,3 +169,32 @@ def test_a_run_traces_the_code_it_imported_when_the_source_changes(tmp_path):
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert 'loss' in result.stdout and 'action' in result.stdout
+
+
+def test_gpu_memory_peak_is_read_from_the_first_gpu(monkeypatch):
+  assert training.gpu_memory_peak_mib() is None  # No GPU on the test machines.
+  monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: ['GPU:0'] if kind == 'GPU' else [])
+  monkeypatch.setattr(tf.config.experimental, 'get_memory_info',
+                      lambda device: {'GPU:0': {'current': 2 ** 20, 'peak': 3 * 2 ** 29}}[device])
+  assert training.gpu_memory_peak_mib() == 1536.0
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+  _train(tmp_path, 3)
+  original = world_model.WorldModel.loss
+
+  def poisoned(self, batch, seed):
+    total, terms = original(self, batch, seed)
+    terms['loss'] = terms['loss'] * np.float32('nan')
+    return total, terms
+
+  monkeypatch.setattr(world_model.WorldModel, 'loss', poisoned)
+  with pytest.raises(updates.TrainingDiverged, match='grad step 4'):
+    _train(tmp_path, 5)
+  assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-3')
+  reader = tf.train.load_checkpoint(str(tmp_path / 'checkpoints'))
+  for name in reader.get_variable_to_shape_map():
+    value = reader.get_tensor(name)
+    if np.issubdtype(np.asarray(value).dtype, np.floating):
+      assert np.isfinite(value).all(), name
+  assert len(logger.read_metrics(tmp_path)) == 3
