@@ -1,8 +1,10 @@
-"""Run outputs: metrics.jsonl (one JSON object per collected episode), TensorBoard scalars/images, GIFs."""
+"""Run outputs: metrics.jsonl (one JSON object per collected episode), TensorBoard scalars/images, GIFs, and the
+progress bar of a training run."""
 import io
 import math
 
 import numpy as np
+import tqdm
 from PIL import Image
 
 from planet import rundir
@@ -64,3 +66,36 @@ def write_gif(path, frames, fps=20):
   buffer = io.BytesIO()
   images[0].save(buffer, format='GIF', save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
   rundir.write_atomically(path, buffer.getvalue())
+
+
+class EpisodeProgress:
+  """A training run's progress bar: episodes done of `total`, the update under way, the last returns and loss, and
+  the time left at the pace of the last planned episodes (tqdm's own estimate would average in the quick random
+  seed episodes). `enabled=False` shows nothing."""
+
+  def __init__(self, name, total, done, enabled, tasks=1):
+    self.total, self.tasks, self.enabled = total, tasks, enabled
+    self.planned_seconds = []
+    self.bar = tqdm.tqdm(total=total, initial=done, disable=not enabled, desc=f'{name} episodes', dynamic_ncols=True,
+                         bar_format='{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}')
+
+  def on_update(self, steps):
+    """A callback for the k-th of `steps` updates, or None when nothing is shown."""
+    if not self.enabled:
+      return None
+    return lambda k: self.bar.set_postfix_str(f'update {k}/{steps}', refresh=True)
+
+  def episode_done(self, record, done, planned):
+    """One more episode, whose metrics are `record`, `done` episodes in all; a `planned` one (not random) also
+    sets the pace of the time left."""
+    if planned:
+      self.planned_seconds.append(sum(record.get(key, 0.0) for key in ('update_time', 'collect_time', 'test_time')))
+    self.bar.update(1)
+    shown = {k: f'{v:.3g}' for k, v in record.items() if k in ('train_return', 'test_return', 'loss')}
+    if self.planned_seconds:
+      left = np.mean(self.planned_seconds[-10 * self.tasks:]) * (self.total - done)
+      shown['left'] = f'~{int(left // 3600)}h{int(left % 3600 // 60):02d}m'
+    self.bar.set_postfix(shown)
+
+  def close(self):
+    self.bar.close()

@@ -19,7 +19,6 @@ import time
 import gin
 import numpy as np
 import tensorflow as tf
-import tqdm
 
 from planet import agent as agent_lib
 from planet import checkpoint as checkpoint_lib
@@ -117,6 +116,9 @@ def task_list(task, multitask_tasks=None):
   return list(multitask_tasks or tasks_lib.names()) if task == 'multitask' else [task]
 
 
+PHASE_TIMES = ('update_time', 'collect_time', 'test_time')  # Seconds each phase took, in a metrics line.
+
+
 class Trainer:
   """The parts of a run (envs, replays, model, learner, agents, checkpoint) and the phases of Algorithm 1."""
 
@@ -157,70 +159,56 @@ class Trainer:
 
   def run(self, total_episodes, seed_episodes, collect_interval, test_every, test_episodes, final_test_episodes,
           video_every, random_collection, progress):
-    """Algorithm 1 until every task has `total_episodes`; returns the run's metrics."""
+    """Algorithm 1 until every task has `total_episodes`; returns the run's metrics. Each phase adds its figures to
+    the episode's one metrics record."""
     test_clock, video_clock = Every(test_every), Every(video_every)
     start_time = time.time()
     wall_offset = (logger_lib.read_metrics(self.logdir) or [{}])[-1].get('wall_time', 0.0)
     total = total_episodes * len(self.tasks)
-    # tqdm's own estimate would average in the quick random seed episodes: ours uses planned episodes only.
-    bar = tqdm.tqdm(total=total, initial=sum(self.counts), disable=not progress, desc=f'{self.name} episodes',
-                    dynamic_ncols=True, bar_format='{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}')
-    planned_seconds = []
+    bar = logger_lib.EpisodeProgress(self.name, total, sum(self.counts), progress, len(self.tasks))
     try:
       while min(self.counts) < total_episodes:
         # Tasks left behind by an interrupted round are collected first, without updates.
         behind = [i for i, count in enumerate(self.counts) if count == min(self.counts)]
-        record, timings = {}, {}
+        record = {}
         if len(behind) == len(self.tasks) and min(self.counts) >= seed_episodes:
           # Lines 4-7: C updates per episode about to be collected.
           steps = collect_interval * len(self.tasks)
-          show = (lambda k, steps=steps: bar.set_postfix_str(f'update {k}/{steps}', refresh=True)) if progress else None
-          record, timings['update_time'] = self.update_phase(steps, show)
+          self.update_phase(steps, record, bar.on_update(steps))
         for index in behind:
           # Lines 8-16: one episode, random for the S seed episodes (and with random collection).
           random = self.counts[index] < seed_episodes or random_collection
-          episode, collected = self.collect_phase(index, random)
-          record.update(collected)
-          timings['collect_time'] = record.pop('collect_time')
+          episode = self.collect_phase(index, random, record)
           episodes = record['episodes']
           final = episodes == total_episodes
           count = final_test_episodes if final else (
               test_episodes if episodes >= seed_episodes and test_clock(episodes) else 0)
           tests = []
           if count:
-            videos = bool(video_every) and (video_clock(episodes) or final)
-            tests, tested = self.test_phase(index, episodes, count, videos)
-            record.update(tested)
-            timings['test_time'] = record.pop('test_time')
-          self.save_phase(index, episode, tests, record, timings, lambda: wall_offset + time.time() - start_time)
-          if not random:
-            planned_seconds.append(sum(timings.values()))
-          record, timings = {}, {}
-          bar.update(1)
-          shown = {k: f'{v:.3g}' for k, v in self.last_record.items() if k in ('train_return', 'test_return', 'loss')}
-          if planned_seconds:
-            left = np.mean(planned_seconds[-10 * len(self.tasks):]) * (total - sum(self.counts))
-            shown['left'] = f'~{int(left // 3600)}h{int(left % 3600 // 60):02d}m'
-          bar.set_postfix(shown)
+            tests = self.test_phase(index, episodes, count, bool(video_every) and (video_clock(episodes) or final),
+                                    record)
+          self.save_phase(index, episode, tests, record, lambda: wall_offset + time.time() - start_time)
+          bar.episode_done(self.last_record, sum(self.counts), planned=not random)
+          record = {}
     finally:
       bar.close()
     return logger_lib.read_metrics(self.logdir)
 
-  def update_phase(self, steps, on_step=None):
-    """`steps` train steps on chunks drawn uniformly from the dataset; returns (mean loss terms, seconds).
-    `on_step(k)` is called after the k-th step (progress display)."""
+  def update_phase(self, steps, record, on_step=None):
+    """`steps` train steps on chunks drawn uniformly from the dataset; adds the mean loss terms and `update_time`
+    to `record`. `on_step(k)` is called after the k-th step (progress display)."""
     if self.prefetch is None:
       self.prefetch = replay_lib.Prefetcher(
           self.train_replay, self.batch_size, self.chunk_length,
           seed=int(rollout.derive_seed(self.seed, 'replay', int(self.learner.optimizer.step))[1]),
           transform=updates.batch_to_device(self.prefetch_device) if self.prefetch_device else None)
     tic = time.time()
-    terms = updates.update(self.learner, self.prefetch, steps, self.seed, on_step)
-    return terms, time.time() - tic
+    record.update(updates.update(self.learner, self.prefetch, steps, self.seed, on_step))
+    record['update_time'] = time.time() - tic
 
-  def collect_phase(self, index, random):
-    """One training episode of task `index` (random actions, or the planner with exploration noise).
-    Returns (episode, its metrics); save_phase stores both."""
+  def collect_phase(self, index, random, record):
+    """One training episode of task `index` (random actions, or the planner with exploration noise), its figures
+    added to `record`. Returns the episode; save_phase stores both."""
     env, name = self.envs[index], self.tasks[index]
     tic = time.time()
     policy = self.random_agent if random else self.agent
@@ -230,14 +218,15 @@ class Trainer:
     episode['task'] = np.full(len(episode['reward']), index, np.int8)
     collect_time = time.time() - tic
     env_steps = self.env_steps[index] + (len(episode['reward']) - 1) * env.action_repeat
-    return episode, dict(task=name, episodes=self.counts[index] + 1, env_steps=env_steps,
-                         agent_steps=env_steps // env.action_repeat, all_episodes=sum(self.counts) + 1,
-                         grad_steps=int(self.learner.optimizer.step), train_return=_episode_return(episode),
-                         collect_time=collect_time, **parts)
+    record.update(task=name, episodes=self.counts[index] + 1, env_steps=env_steps,
+                  agent_steps=env_steps // env.action_repeat, all_episodes=sum(self.counts) + 1,
+                  grad_steps=int(self.learner.optimizer.step), train_return=_episode_return(episode),
+                  collect_time=collect_time, **parts)
+    return episode
 
-  def test_phase(self, index, episodes, count, videos):
+  def test_phase(self, index, episodes, count, videos, record):
     """`count` test episodes without exploration noise (Table 1: 10 at the end) after training episode
-    `episodes` of task `index`, and the open-loop check. Returns (test episodes, their metrics)."""
+    `episodes` of task `index`, and the open-loop check, their figures added to `record`. Returns the episodes."""
     env, name = self.envs[index], self.tasks[index]
     tic = time.time()
     tests = []
@@ -247,12 +236,12 @@ class Trainer:
       test['task'] = np.full(len(test['reward']), index, np.int8)
       tests.append(test)
     returns = [_episode_return(test) for test in tests]
-    record = dict(test_return=float(np.mean(returns)), test_returns=returns, test_time=time.time() - tic)
+    record.update(test_return=float(np.mean(returns)), test_returns=returns, test_time=time.time() - tic)
     record.update(_open_loop_check(self.logdir, self.open_loop, tests[-1], episodes, self.metrics, self.seed,
                                    f'{name}_' if len(self.tasks) > 1 else '', videos))
-    return tests, record
+    return tests
 
-  def save_phase(self, index, episode, tests, record, timings, wall_time):
+  def save_phase(self, index, episode, tests, record, wall_time):
     """The checkpoint, the operative configuration, the metrics line, then the episode files, which count the
     episode as done (the counters come from them). A Ctrl-C meanwhile takes effect after all of them. A kill
     before the episode file makes the resume redo the episode, whose metrics line then comes again: readers keep
@@ -260,7 +249,10 @@ class Trainer:
     with _deferred_interrupts():
       checkpoint_lib.save(self.manager, sum(self.counts) + 1)
       rundir.write_atomically(self.layout.operative_config, gin.operative_config_str())
-      record.update(timings, wall_time=wall_time())
+      for key in PHASE_TIMES:  # The phases' times close the line, after every figure.
+        if key in record:
+          record[key] = record.pop(key)
+      record['wall_time'] = wall_time()
       peak = gpu_memory_peak_mib()
       if peak is not None:
         record['gpu_peak_mib'] = round(peak)
