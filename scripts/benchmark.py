@@ -17,9 +17,9 @@ import sys
 
 from planet import cli
 from planet import tasks
+from planet.experiments import records
 from planet.measure import ab
 from planet.measure import benchmark
-from planet.measure import records
 
 PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 PARSER.add_argument('--out', default=None, help='append the JSON lines to this file')

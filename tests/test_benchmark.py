@@ -19,10 +19,10 @@ from planet import replay as replay_lib
 from planet import rollout
 from planet import training
 from planet import world_model
+from planet.experiments import records
 from planet.measure import ab
 from planet.measure import benchmark
 from planet.measure import flops
-from planet.measure import records
 from planet.measure import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -95,6 +95,24 @@ def test_the_core_never_imports_a_wing():
       assert not wings, f'{module} (core) imports {wings}: tools depend on the agent, never the other way round'
 
 
+# The wings in the order their imports point: each may import those after it (and the core), never one before it.
+WING_ORDER = ('planet.report', 'planet.measure', 'planet.experiments')
+
+
+def test_wings_import_each_other_only_downward():
+  graph = _graph()
+  for module in sorted(graph):
+    rank = [i for i, wing in enumerate(WING_ORDER) if _is_wing_of(module, wing)]
+    if rank:
+      above = sorted(name for name in graph[module]
+                     if any(_is_wing_of(name, wing) for wing in WING_ORDER[:rank[0]]))
+      assert not above, f'{module} imports {above}, a wing above it ({" -> ".join(WING_ORDER)})'
+
+
+def _is_wing_of(module, wing):
+  return module == wing or module.startswith(wing + '.')
+
+
 def test_only_the_run_directory_knows_its_file_names():
   """No module but planet/rundir.py joins one of a run directory's file names onto a path (rundir.RunDir does)."""
   names = '|'.join(re.escape(name) for name in rundir.RunDir.FILES.values())

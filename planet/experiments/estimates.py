@@ -9,7 +9,7 @@ from planet import config as config_lib
 from planet import gin_text
 from planet import rundir
 from planet import tasks as tasks_lib
-from planet.measure import records
+from planet.experiments import records
 
 # Per-run resources (docs/reproduce.md), measured on the 2-core AMD EPYC dev machine: the trainer's
 # peak resident memory at paper sizes without its replay (scripts/benchmark.py's train step B=50 x L=50 and plan
@@ -88,7 +88,7 @@ def sharing_line(gpus_per_run, directory=records.COMMITTED_DIR):
   return line + '; other counts and GPUs: --measure_sharing 1,2,4 times it on yours'
 
 
-# The bindings an episode's CPU time is scaled from (planet.measure.records.episode_seconds), read from gin files' text
+# The bindings an episode's CPU time is scaled from (planet.experiments.records.episode_seconds), read from gin files' text
 # (a sweep's runs) or from the parsed configuration (scripts/train.py's hint): one reader for both.
 SIZE_BINDINGS = ('train.batch_size', 'train.chunk_length', 'train.collect_interval', 'cem_plan.candidates',
                  'cem_plan.iterations', 'cem_plan.horizon', 'make_env.max_env_steps', 'make_env.action_repeat')
@@ -118,7 +118,7 @@ def cpu_episode_minutes(column=None):
 def cpu_hours(train, machines=None):
   """The --dry_run line of expected CPU hours per task for training runs of reduced compute (gin/quick.gin, or
   any whose episodes take under an hour on a CPU), scaled from the committed benchmark records of this CPU's
-  model (planet.measure.records.episode_seconds); '' where there are none or no record fits."""
+  model (planet.experiments.records.episode_seconds); '' where there are none or no record fits."""
   device, column = records.cpu_column(machines)
   hours = {}
   for run in train:

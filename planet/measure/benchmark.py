@@ -19,8 +19,8 @@ from planet import tasks as tasks_lib
 from planet import training
 from planet import updates
 from planet import world_model
+from planet.experiments import records
 from planet.measure import flops
-from planet.measure import records
 from planet.measure import timing
 
 # Parts of `run` that can be skipped.

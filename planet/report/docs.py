@@ -8,7 +8,7 @@ import re
 
 from planet import tasks as tasks_lib
 from planet.experiments import matrix
-from planet.measure import records
+from planet.experiments import records
 from planet.report import analysis
 from planet.report import table1
 
@@ -97,7 +97,7 @@ def true_sim_section(results, reference):
 
 
 def records_section(machines=None):
-  """docs/performance.md: the newest committed record of every figure per machine (planet.measure.records.committed)."""
+  """docs/performance.md: the newest committed record of every figure per machine (planet.experiments.records.committed)."""
   machines = records.committed() if machines is None else machines
   return '\n'.join(records.markdown_table(machines)) + '\n'
 
