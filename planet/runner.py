@@ -45,6 +45,11 @@ def log_machine(tf, cpu_episode_minutes):
     logging.info('no GPU: with these settings an episode takes about %.0f minutes on this CPU (scaled from the '
                  "benchmark records in results/benchmarks/), so the paper's 1000 episodes take days; for a CPU "
                  'learning curve add --gin_file=gin/quick.gin, for a GPU see docs/gpu.md', minutes)
+  units = machine.bfloat16_units()
+  if units and config_lib.query('Encoder.precision', 'float32') != 'bfloat16':
+    logging.info('this CPU computes bfloat16 in hardware (%s): --gin_file=gin/mixed_precision.gin runs the convs in '
+                 'bfloat16 for a faster train step (measured in docs/performance.md; not the paper\'s float32)',
+                 units)
   return machine.cpu_description()
 
 

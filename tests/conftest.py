@@ -1,14 +1,18 @@
 """Shared test fixtures: gin bindings for tiny models and for short fake-env runs."""
+import json
 import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # Before TensorFlow is first imported.
 
 import gin  # pylint: disable=wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
+from planet import gin_text  # pylint: disable=wrong-import-position
 from planet import rundir  # pylint: disable=wrong-import-position
 from planet.models import base  # pylint: disable=wrong-import-position
+from planet.report import analysis  # pylint: disable=wrong-import-position
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,3 +91,20 @@ def pid_of(argument):
     except OSError:
       pass
   return None
+
+
+def write_result_run(root, task, variant, seed, points, config=True):
+  """A made-up collected run; `config`: its config.gin holds what its name means (True), nothing (None), or the
+  configuration of these gin files instead (a list)."""
+  path = os.path.join(root, task, variant, f'seed{seed}')
+  os.makedirs(path)
+  if config is not None:
+    files = analysis.config_files(task, variant)[0] if config is True else config
+    with open(os.path.join(path, 'config.gin'), 'w') as f:
+      f.writelines(f'{key} = {value}\n' for key, value in gin_text.files_bindings(files).items())
+  with open(os.path.join(path, 'metrics.jsonl'), 'w') as f:
+    for episode in range(1, max(points) + 1):
+      record = {'episodes': episode, 'train_return': 1.0}
+      if episode in points:
+        record.update(test_returns=points[episode], test_return=float(np.mean(points[episode])))
+      f.write(json.dumps(record) + '\n')

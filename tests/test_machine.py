@@ -74,3 +74,18 @@ def test_gpu_report_names_the_gpus_and_the_xla_switch(monkeypatch):
   assert machine.gpu_report(two, False).endswith('XLA off (--gin_file=gin/gpu.gin turns it on)')
   monkeypatch.setenv('XLA_FLAGS', '--xla_gpu_enable_command_buffer=-WHILE,-CONDITIONAL')
   assert machine.gpu_report(two, True).endswith('; XLA on')
+
+
+def test_cpu_topology_tells_hyperthreads_from_cores():
+  block = 'processor\t: {}\nmodel name\t: Xeon\nphysical id\t: 0\ncore id\t\t: {}\n'
+  # Two vCPUs that are one core's two hyperthreads, then two separate cores; no core ids: cannot tell.
+  assert machine.cpu_topology('\n'.join(block.format(i, 0) for i in range(2))) == '1 core, 2 threads'
+  assert machine.cpu_topology('\n'.join(block.format(i, i) for i in range(2))) == '2 cores, 2 threads'
+  assert machine.cpu_topology('processor\t: 0\nmodel name\t: X\n') is None
+
+
+def test_bfloat16_units_come_from_the_cpu_flags():
+  flags = 'processor\t: 0\nflags\t\t: fpu sse avx2 avx512f {}\n'
+  assert machine.bfloat16_units(flags.format('avx512_bf16 amx_bf16 amx_tile')) == 'AMX'
+  assert machine.bfloat16_units(flags.format('avx512_bf16')) == 'AVX512_BF16'
+  assert machine.bfloat16_units(flags.format('')) is None and machine.bfloat16_units('') is None

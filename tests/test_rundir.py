@@ -1,4 +1,5 @@
 """The run directory (planet.rundir): its layout in one object, episodes counted in one place."""
+import json
 import os
 
 import pytest
@@ -37,3 +38,19 @@ def test_runs_recorded_before_a_binding_existed_resume_with_its_earlier_value(tm
   rundir.check_same_experiment(str(tmp_path / 'new'), old + 'cem_plan.discount = 0.99\n')
   with pytest.raises(rundir.RunDirError, match=r'cem_plan.discount: 0.99 -> 1.0'):
     rundir.check_same_experiment(str(tmp_path / 'new'), old + 'cem_plan.discount = 1.0\n')
+
+
+def test_collect_copies_small_files(tmp_path):
+  logdir = tmp_path / 'logs' / 'cheetah' / 'ssm' / 'seed3'
+  os.makedirs(logdir / 'checkpoints')
+  (logdir / 'metrics.jsonl').write_text('{"episodes": 1}\n')
+  (logdir / 'operative_config.gin').write_text('x = 1\n')
+  (logdir / 'checkpoints' / 'ckpt-1.index').write_text('big')
+  (logdir / 'command.txt').write_text('2026-12-06 10:00:00 on host (CPU Made-up x2 cores), commit abc1234: python '
+                                      'scripts/train.py --gin_file=gin/cheetah.gin --gin_file=gin/ablations/ssm.gin\n')
+  target = rundir.collect_run(str(logdir), str(tmp_path / 'results'))
+  assert target.endswith(os.path.join('cheetah', 'ssm', 'seed3'))
+  assert sorted(os.listdir(target)) == ['command.txt', 'metrics.jsonl', 'operative_config.gin', 'run.json']
+  record = json.load(open(os.path.join(target, 'run.json')))
+  assert (record['config'], record['machine'], record['commit']) == ('ssm', 'CPU Made-up x2 cores', 'abc1234')
+  assert record['settings'] == 'unknown'  # No config.gin in the run directory.
