@@ -161,6 +161,24 @@ def test_scripts_are_thin():
     assert lines <= MAIN_LINES, f'{name}.py: main has {lines} lines (at most {MAIN_LINES}): move the work into planet/'
 
 
+FILE_LINES = 320  # A module holds one concern: about 300 lines at most.
+FUNCTION_LINES = 50
+
+
+def test_modules_and_functions_stay_short():
+  for root, _, files in os.walk(PACKAGE):
+    for name in files:
+      if name.endswith('.py'):
+        path = os.path.join(root, name)
+        text = open(path).read()
+        lines = len(text.splitlines())
+        assert lines <= FILE_LINES, f'{path} has {lines} lines (at most {FILE_LINES}): split it by concern'
+        for node in ast.walk(ast.parse(text)):
+          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            assert length <= FUNCTION_LINES, f'{path}: {node.name} has {length} lines (at most {FUNCTION_LINES})'
+
+
 def test_no_private_names_used_across_modules():
   for directory in (PACKAGE, SCRIPTS):
     for root, _, files in os.walk(directory):
