@@ -1,9 +1,10 @@
 """The one registry of tasks: every other module reads task facts from here.
 
 A task is its dm_control domain and task, a title for figures, the paper's action repeat (App. A; read from the
-task's gin file, gin/<name>.gin, the one place it is written), the camera, and for CEM with the true simulator (Table 1's last row) its reward restated
-over batches of rollouts plus the extra MJCF sensors that reward reads. Adding a task is one `register(Task(...))`
-here, one gin file (gin/<name>.gin) and, for Table 1, its published numbers in results/reference/table1.csv.
+task's gin file, gin/<name>.gin, the one place it is written), the camera, and for CEM with the true simulator
+(Table 1's last row) its reward restated over batches of rollouts plus the extra MJCF sensors that reward reads.
+Adding a task is one `register(Task(...))` here, one gin file (gin/<name>.gin) and, for Table 1, its published
+numbers in results/reference/table1.csv.
 
 The reward functions are vectorised restatements of the dm_control suite's (read from dm_control 1.0.50). They
 take (qpos, qvel, sensors, control, model) with leading batch/time axes; `sensors` maps sensor names to arrays.
