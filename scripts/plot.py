@@ -23,10 +23,10 @@ from planet.report import docs
 from planet.report import figures
 
 PARSER = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-root = os.path.join(gin_text.REPO_ROOT, 'results')
-PARSER.add_argument('--results', default=root)
+RESULTS = os.path.join(gin_text.REPO_ROOT, 'results')
+PARSER.add_argument('--results', default=RESULTS)
 PARSER.add_argument('--out', default=None, help='default: <results>/figures')
-PARSER.add_argument('--reference', default=os.path.join(root, 'reference', 'table1.csv'))
+PARSER.add_argument('--reference', default=os.path.join(RESULTS, 'reference', 'table1.csv'))
 PARSER.add_argument('--episode', type=int, default=None, help='score Table 1 at this episode (default: last)')
 PARSER.add_argument('--collect', default=None, help='first copy this run directory into results/')
 PARSER.add_argument('--config', default=None,
@@ -46,11 +46,11 @@ def main(argv=None):
     logging.info('copied %s -> %s', args.collect, target)
   if not analysis.find_runs(args.results) and not os.path.isdir(os.path.join(args.results, 'true_sim')):
     cli.fail(f'no runs in {args.results}: collect a finished run first (python scripts/plot.py --collect '
-          '<run directory>) or point --results at a results folder')
+             '<run directory>) or point --results at a results folder')
   if not os.path.exists(args.reference):
     cli.fail(f'no reference table {args.reference}: give --reference results/reference/table1.csv')
   figures.regenerate(args.results, args.out or os.path.join(args.results, 'figures'), args.reference, args.episode)
-  if os.path.realpath(args.results) == os.path.realpath(root) and args.episode is None:
+  if os.path.realpath(args.results) == os.path.realpath(RESULTS) and args.episode is None:
     for path in docs.regenerate(args.results, args.reference):  # The tables of README.md and docs/ from results/.
       logging.info('updated %s', os.path.relpath(path, gin_text.REPO_ROOT))
 
