@@ -1,16 +1,14 @@
 """The hot paths' timings (planet/measure/benchmark.py, scripts/benchmark.py) end to end with tiny sizes, and the GPU
 memory record."""
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from conftest import ROOT
 from planet import training
 from planet.measure import benchmark
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from conftest import ROOT
 from conftest import tiny_gin
 from planet import agent as agent_lib
 from planet import config as config_lib
@@ -15,8 +16,6 @@ from planet import planner
 from planet import tasks
 from planet import world_model
 from planet.experiments import true_sim_episodes
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _parse(*overlays, tiny=True):

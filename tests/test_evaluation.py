@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from conftest import fake_run_gin
 from planet import config as config_lib
 from planet import training
 from planet.report import evaluation
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = ['train.collect_interval = 2', 'train.test_every = 10', 'train.video_every = 0', 'make_env.max_env_steps = 40',
         'train.total_episodes = 3']
 

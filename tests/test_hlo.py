@@ -6,9 +6,8 @@ import sys
 
 import pytest
 
+from conftest import ROOT
 from planet.measure import hlo
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A scan and its gradient, and the project's train step at gin/debug.gin sizes with the time loops unrolled, each
 # compiled by XLA with its optimized HLO dumped.

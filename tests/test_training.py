@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ROOT
 from conftest import fake_run_gin
 from planet import config as config_lib
 from planet import envs
@@ -19,7 +20,6 @@ from planet import training
 from planet import updates
 from planet import world_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = ['train.final_test_episodes = 2']
 
 

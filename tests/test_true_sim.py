@@ -1,6 +1,5 @@
 """CEM with the true simulator: batched-rollout rewards equal env rewards on all six tasks; CEM beats random;
 a warm start starts from the given plan; the start states' hit rates."""
-import os
 
 import numpy as np
 import pytest
@@ -9,8 +8,6 @@ from planet import tasks
 from planet.experiments import matrix
 from planet.experiments import true_sim
 from planet.experiments import true_sim_episodes
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _prepare(sim, task):

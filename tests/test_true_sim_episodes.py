@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import ROOT
 from planet import cli
 from planet import rundir
 from planet.experiments import matrix
@@ -18,8 +19,6 @@ from planet.experiments import true_sim_episodes
 from planet.report import analysis
 from planet.report import figures
 from planet.report import table1
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class _StopAfter:

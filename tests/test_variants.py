@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ROOT
 from conftest import ToyModel
 from conftest import fake_run_gin
 from conftest import tiny_gin
@@ -20,8 +21,6 @@ from planet import world_model
 from planet.models import drnn
 from planet.models import gru
 from planet.models import ssm
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _batch(batch=2, length=6, action=1, seed=0):
