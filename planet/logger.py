@@ -68,6 +68,9 @@ def write_gif(path, frames, fps=20):
   rundir.write_atomically(path, buffer.getvalue())
 
 
+PHASE_TIMES = ('update_time', 'collect_time', 'test_time')  # Seconds each phase took, in a metrics line.
+
+
 class EpisodeProgress:
   """A training run's progress bar: episodes done of `total`, the update under way, the last returns and loss, and
   the time left at the pace of the last planned episodes (tqdm's own estimate would average in the quick random
@@ -89,7 +92,7 @@ class EpisodeProgress:
     """One more episode, whose metrics are `record`, `done` episodes in all; a `planned` one (not random) also
     sets the pace of the time left."""
     if planned:
-      self.planned_seconds.append(sum(record.get(key, 0.0) for key in ('update_time', 'collect_time', 'test_time')))
+      self.planned_seconds.append(sum(record.get(key, 0.0) for key in PHASE_TIMES))
     self.bar.update(1)
     shown = {k: f'{v:.3g}' for k, v in record.items() if k in ('train_return', 'test_return', 'loss')}
     if self.planned_seconds:

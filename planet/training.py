@@ -116,9 +116,6 @@ def task_list(task, multitask_tasks=None):
   return list(multitask_tasks or tasks_lib.names()) if task == 'multitask' else [task]
 
 
-PHASE_TIMES = ('update_time', 'collect_time', 'test_time')  # Seconds each phase took, in a metrics line.
-
-
 class Trainer:
   """The parts of a run (envs, replays, model, learner, agents, checkpoint) and the phases of Algorithm 1."""
 
@@ -249,7 +246,7 @@ class Trainer:
     with _deferred_interrupts():
       checkpoint_lib.save(self.manager, sum(self.counts) + 1)
       rundir.write_atomically(self.layout.operative_config, gin.operative_config_str())
-      for key in PHASE_TIMES:  # The phases' times close the line, after every figure.
+      for key in logger_lib.PHASE_TIMES:  # The phases' times close the line, after every figure.
         if key in record:
           record[key] = record.pop(key)
       record['wall_time'] = wall_time()
