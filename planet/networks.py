@@ -6,13 +6,17 @@ the compiled graphs stay simple. Heads return `tfp.distributions`.
 Mixed precision (`gin/mixed_precision.gin`): the conv encoder and decoder, which hold most of a train step's
 FLOPs, can compute in bfloat16 (`precision='bfloat16'`). Variables stay float32 and are cast per call, and both
 nets hand float32 to the rest of the model, so the state-space model, the distributions and the loss stay float32.
-bfloat16 keeps float32's exponent range, so no loss scaling is needed.
+bfloat16 keeps float32's exponent range, so no loss scaling is needed. `precision='auto'` is bfloat16 on a machine
+without a GPU whose CPU computes bfloat16 in hardware (AMX or AVX512_BF16), float32 everywhere else
+(`resolve_precision`); scripts/train.py binds what it resolves to before the run starts, so a run directory records
+the precision its steps computed in.
 """
 import gin
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from planet import machine
 from planet import tasks
 
 tfd = tfp.distributions
@@ -29,9 +33,25 @@ def get_activation(name):
   return ACTIVATIONS[name]
 
 
+AUTO = 'auto'
+
+
+def resolve_precision(name, bfloat16_units=None, gpus=None):
+  """The precision `name` means on this machine: 'auto' -> 'bfloat16' where no GPU is visible and the CPU has
+  bfloat16 units (`machine.bfloat16_units()`; given here for tests), else 'float32'; other names as they are."""
+  if name != AUTO:
+    get_precision(name)
+    return name
+  units = machine.bfloat16_units() if bfloat16_units is None else bfloat16_units
+  gpus = tf.config.list_physical_devices('GPU') if gpus is None else gpus
+  return 'bfloat16' if units and not gpus else 'float32'
+
+
 def get_precision(name):
+  if name == AUTO:
+    name = resolve_precision(name)
   if name not in PRECISIONS:
-    raise ValueError(f"unknown precision {name!r}: choose one of {', '.join(PRECISIONS)}")
+    raise ValueError(f"unknown precision {name!r}: choose one of {', '.join([*PRECISIONS, AUTO])}")
   return PRECISIONS[name]
 
 

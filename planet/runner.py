@@ -8,9 +8,13 @@ import shlex
 import sys
 import time
 
+import gin
+import tensorflow as tf
+
 from planet import cli
 from planet import config as config_lib
 from planet import machine
+from planet import networks
 from planet import rundir
 from planet import training
 from planet import updates
@@ -51,6 +55,30 @@ def log_machine(tf, cpu_episode_minutes):
                  'bfloat16 for a faster train step (measured in docs/performance.md; not the paper\'s float32)',
                  units)
   return machine.cpu_description()
+
+
+PRECISION_BINDINGS = ('Encoder.precision', 'Decoder.precision')
+
+
+def bind_precision(bfloat16_units=None, gpus=None):
+  """Binds what an 'auto' precision of the convs resolves to on this machine (`networks.resolve_precision`; the
+  CPU's bfloat16 units and the visible GPUs can be given, for tests), so that config.gin and experiment.json record
+  the precision the steps computed in. Returns the line that says it, or None where everything is float32 as bound."""
+  bound = {key: config_lib.query(key, 'float32') for key in PRECISION_BINDINGS}
+  if set(bound.values()) == {'float32'}:
+    return None
+  units = machine.bfloat16_units() if bfloat16_units is None else bfloat16_units
+  gpus = tf.config.list_physical_devices('GPU') if gpus is None else gpus
+  resolved = {key: networks.resolve_precision(value, units, gpus) for key, value in bound.items()}
+  for key, value in bound.items():
+    if value == networks.AUTO:
+      gin.bind_parameter(key, resolved[key])
+  shown = ', '.join(f'{key} = {resolved[key]!r}' for key in PRECISION_BINDINGS)
+  if networks.AUTO not in bound.values():
+    return f"precision: {shown} (as bound; the paper's is float32)"
+  why = ('a GPU is visible' if gpus else f'this CPU computes bfloat16 in hardware ({units})' if units
+         else 'this CPU has no bfloat16 units')
+  return f"precision: {shown} ('auto', {why}; --gin_file=gin/float32.gin for float32 throughout)"
 
 
 def command_record(host, argv):

@@ -38,6 +38,9 @@ def main(argv=None):
   total = runner.planned_episodes()
   if runner.is_complete(logdir, total):
     return
+  precision = runner.bind_precision()
+  if precision:
+    logging.info(precision)
   logging.info('run directory: %s', logdir)
   host = runner.log_machine(tf, estimates.cpu_episode_minutes)
   records = runner.train_to_exit(logdir, total, not args.no_progress, runner.command_record(host, sys.argv))
