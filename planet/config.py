@@ -184,11 +184,17 @@ def run_path(root, task, seed, overlays, gin_params=()):
   for param in gin_params:
     key = param.split('=')[0].strip()
     if key not in rundir.EXECUTION_ONLY and key not in ('train.seed', 'train.task'):  # Both are in the path.
-      params.append(re.sub(r"[\s'\"]", '', param).replace('/', '_'))
+      params.append(binding_name(param))
   config = '-'.join(names) or 'planet'
   if params:
     config += '+' + '+'.join(params)
   return os.path.join(root, task, config, f'seed{seed}')
+
+
+def binding_name(param):
+  """A --gin_param binding as part of a file name: "cem_plan.horizon = 8" -> 'cem_plan.horizon=8' (spaces and
+  quotes dropped, '/' of a scope -> '_')."""
+  return re.sub(r"[\s'\"]", '', param).replace('/', '_')
 
 
 def configuration_errors(configurations):

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import gin
 import numpy as np
 import pytest
 
@@ -32,6 +33,19 @@ def test_evaluate_writes_scores(run_dir):
   saved = json.load(open(run_dir / 'eval.json'))
   assert saved == result and len(saved['returns']) == 2
   assert saved['mean'] == pytest.approx(np.mean(saved['returns']))
+
+
+def test_another_planner_plays_the_same_starts_into_its_own_record(run_dir):
+  default = evaluation.evaluate(evaluation.LoadedRun(str(run_dir)), episodes=2)
+  run = evaluation.LoadedRun(str(run_dir), gin_params=['cem_plan.candidates = 40', "cem_plan.std_estimator='paper'"])
+  assert gin.query_parameter('cem_plan.candidates') == 40 and gin.query_parameter('train.task') == 'fake'
+  result = evaluation.evaluate(run, episodes=2)
+  path = run_dir / 'analysis' / "eval+cem_plan.candidates=40+cem_plan.std_estimator=paper.json"
+  assert json.load(open(path)) == result and result['bindings'] == run.bindings
+  assert result['starts'] == default['starts'] and len(set(result['starts'])) == 2
+  assert json.load(open(run_dir / 'eval.json')) == default  # The run's own evaluation stays as it was.
+  with pytest.raises(config_lib.ConfigError, match='bad gin configuration'):
+    evaluation.LoadedRun(str(run_dir), gin_params=['cem_plan.candidatez = 40'])
 
 
 def test_video_prediction_shapes(run_dir):

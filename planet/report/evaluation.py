@@ -27,11 +27,13 @@ from planet.report import figures
 class LoadedRun:
   """A run directory reloaded: its configuration, environment and the world model at a checkpoint."""
 
-  def __init__(self, logdir, checkpoint=None, make_env=True):
+  def __init__(self, logdir, checkpoint=None, make_env=True, gin_params=()):
+    """`gin_params`: bindings applied over the run's config.gin, e.g. another planner ('cem_plan.candidates=1000')."""
     config = rundir.RunDir(logdir).config
     if not os.path.exists(config):
       raise FileNotFoundError(f'{config} not found: is {logdir!r} a run directory of scripts/train.py?')
-    config_lib.parse([config], [])
+    config_lib.parse([config], list(gin_params))
+    self.bindings = list(gin_params)
     self.logdir = logdir
     self.task = gin.query_parameter('train.task')
     self.checkpoint = checkpoint or tf.train.latest_checkpoint(rundir.RunDir(logdir).checkpoints)
@@ -54,18 +56,32 @@ class LoadedRun:
 
 
 def evaluate(run, episodes=10, seed=12345):
-  """`episodes` test episodes without exploration noise; writes eval.json in the run directory."""
+  """`episodes` test episodes without exploration noise, episode k from start (environment seed) k of `seed`'s
+  sequence, so two evaluations with the same seed play the same starts. The record goes to eval.json in the run
+  directory, or, for a run evaluated with other bindings, to analysis/eval+<bindings>.json."""
   agent = agent_lib.Agent(run.model)
-  returns = []
+  returns, starts = [], []
   for k in range(episodes):
-    episode = rollout.run_episode_retrying(run.env, agent, rollout.derive_seed(seed, 'eval', k),
-                                           explore=False)
+    episode_seed = rollout.derive_seed(seed, 'eval', k)
+    episode = rollout.run_episode_retrying(run.env, agent, episode_seed, explore=False)
     returns.append(float(episode['reward'].sum()))
+    starts.append(int(episode_seed[1]))
     logging.info('eval episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
   result = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'returns': returns,
-            'mean': float(np.mean(returns)), 'std': float(np.std(returns))}
-  rundir.write_atomically(rundir.RunDir(run.logdir).eval_record, json.dumps(result, indent=1))
+            'mean': float(np.mean(returns)), 'std': float(np.std(returns)), 'bindings': run.bindings,
+            'starts': starts}
+  path = eval_record_path(run)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  rundir.write_atomically(path, json.dumps(result, indent=1))
   return result
+
+
+def eval_record_path(run):
+  """Where `evaluate` writes: eval.json (collected into results/), or analysis/eval+<bindings>.json."""
+  layout = rundir.RunDir(run.logdir)
+  if not run.bindings:
+    return layout.eval_record
+  return os.path.join(layout.analysis, 'eval+' + '+'.join(config_lib.binding_name(b) for b in run.bindings) + '.json')
 
 
 def video_prediction(model, episode, context=world_model_lib.OPEN_LOOP_CONTEXT,
