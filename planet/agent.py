@@ -26,6 +26,7 @@ class Agent:
     self.step = tf.function(self._step_impl, jit_compile=jit_compile, autograph=False, input_signature=[
         state_spec, tf.TensorSpec([action_size], tf.float32), tf.TensorSpec(networks.IMAGE_SHAPE, tf.uint8),
         tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32)])
+    self._details = None
     self.reset()
 
   def reset(self):
@@ -39,15 +40,29 @@ class Agent:
 
   def _act(self, state, prev_action, image, seed, noise_scale):
     model = self.model
-    noise_seed, filter_seed, plan_seed, action_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 4))
+    noise_seed, filter_seed, plan_seed, action_seed = _split(seed)
     embed = model.encoder(model.preprocess(image[None, None], noise_seed))
     post, _ = model.dynamics.observe(embed, prev_action[None, None], state, filter_seed)
     belief = tf.nest.map_structure(lambda x: x[:, -1], post)
-    action = self._plan(belief, model.dynamics, lambda f: model.reward(f).mean(), model.action_size, plan_seed)
+    action = self._plan(belief, model.dynamics, self._expected_reward, model.action_size, plan_seed)
     # Line 12: exploration noise epsilon ~ Normal(0, 0.3) during collection (scale 0 for test episodes).
     action = tfp.distributions.Normal(action, noise_scale).sample(seed=action_seed)
     return tf.clip_by_value(action, -1.0, 1.0), belief
+
+  def _expected_reward(self, features):
+    return self.model.reward(features).mean()
+
+  def plan_details(self, seed):
+    """For diagnostics: the planner's `details` (planner.cem_plan) for the last `act`, whose `seed` it takes: the same
+    belief and plan seed, so the same plan, with its refined action belief and the returns the model predicted for
+    the elite. Compiled on first use (a second function beside `step`)."""
+    if self._details is None:
+      def details(belief, plan_seed):
+        with gin.config_scope('act'):
+          return self._plan(belief, self.model.dynamics, self._expected_reward, self.model.action_size, plan_seed,
+                            details=True)
+      self._details = tf.function(details)
+    return self._details(self._state, _split(tf.constant(seed, tf.int32))[2])
 
   def act(self, observation, seed, explore):
     """The action for `observation` (a dict with 'image'); `seed` is a [2] int array."""
@@ -56,6 +71,11 @@ class Agent:
                                       tf.constant(seed, tf.int32), tf.constant(noise, tf.float32))
     self._prev_action = action
     return action.numpy()
+
+
+def _split(seed):
+  """An acting step's seeds: (observation noise, filter, plan, exploration noise)."""
+  return tf.unstack(tf.random.experimental.stateless_split(seed, 4))
 
 
 @gin.configurable(denylist=['action_size', 'rng'])
@@ -75,6 +95,21 @@ class RandomAgent:
 
   def reset(self):
     pass
+
+  def _expected_reward(self, features):
+    return self.model.reward(features).mean()
+
+  def plan_details(self, seed):
+    """For diagnostics: the planner's `details` (planner.cem_plan) for the last `act`, whose `seed` it takes: the same
+    belief and plan seed, so the same plan, with its refined action belief and the returns the model predicted for
+    the elite. Compiled on first use (a second function beside `step`)."""
+    if self._details is None:
+      def details(belief, plan_seed):
+        with gin.config_scope('act'):
+          return self._plan(belief, self.model.dynamics, self._expected_reward, self.model.action_size, plan_seed,
+                            details=True)
+      self._details = tf.function(details)
+    return self._details(self._state, _split(tf.constant(seed, tf.int32))[2])
 
   def act(self, observation, seed, explore):
     del observation, seed, explore

@@ -31,14 +31,17 @@ def refit(candidates, returns, top_k, std_estimator):
   return mean, std
 
 
-@gin.configurable(denylist=['belief', 'dynamics', 'reward_fn', 'action_size', 'seed'])
+@gin.configurable(denylist=['belief', 'dynamics', 'reward_fn', 'action_size', 'seed', 'details'])
 def cem_plan(belief, dynamics, reward_fn, action_size, seed, horizon=12, iterations=10, candidates=1000,
-             top_k=100, std_estimator='std', discount=0.99, resample_belief=False, action_low=-1.0, action_high=1.0):
+             top_k=100, std_estimator='std', discount=0.99, resample_belief=False, action_low=-1.0, action_high=1.0,
+             details=False):
   """Returns the first mean action [A] of the refined action belief for a batch-1 `belief` state.
 
   A candidate's return is sum_k discount^k E[r_{t+k+1}] over the horizon (1.0: Algorithm 2, line 6 as printed).
   `resample_belief`: each candidate starts from its own sample of the belief (`dynamics.replicate`, Algorithm 2,
   line 5 as printed) instead of the belief state as given, the filter's one sample, tiled (the authors' code).
+  `details`: a dict instead, for diagnostics: the action, the refined `mean` and `std` [H, A], and the returns the
+  model predicted for the last iteration's K best candidates (`elite_returns` [K], best first).
   """
   if not 0.0 < discount <= 1.0:
     raise ValueError(f'cem_plan.discount must be in (0, 1] (1.0: the undiscounted sum of Algorithm 2), got {discount}')
@@ -47,7 +50,7 @@ def cem_plan(belief, dynamics, reward_fn, action_size, seed, horizon=12, iterati
   weights = discount ** tf.range(horizon, dtype=tf.float32)  # [H]: 1, discount, discount^2, ...
   tiled = tf.nest.map_structure(lambda x: tf.repeat(x, candidates, axis=0), belief)
 
-  def iteration(i, mean, std):
+  def iteration(i, mean, std, elite_returns):
     action_seed, belief_seed, model_seed = tf.unstack(tf.random.experimental.stateless_split(seeds[i], 3))
     # Line 4: J candidate sequences from the factorized Normal belief, clipped to the action bounds.
     actions = tfd.Normal(mean, std).sample(candidates, seed=action_seed)
@@ -57,9 +60,12 @@ def cem_plan(belief, dynamics, reward_fn, action_size, seed, horizon=12, iterati
     states = dynamics.imagine(actions, start, model_seed)
     returns = tf.reduce_sum(reward_fn(dynamics.features(states)) * weights, 1)
     mean, std = refit(actions, returns, top_k, std_estimator)
-    return i + 1, mean, std
+    if details:  # Only then: the plan call itself stays as it was.
+      elite_returns = tf.math.top_k(returns, top_k).values
+    return i + 1, mean, std, elite_returns
 
-  mean = tf.zeros([horizon, action_size])
-  std = tf.ones([horizon, action_size])
-  _, mean, _ = tf.while_loop(lambda i, *_: i < iterations, iteration, (tf.constant(0), mean, std))
+  start = (tf.constant(0), tf.zeros([horizon, action_size]), tf.ones([horizon, action_size]), tf.zeros([top_k]))
+  _, mean, std, elite_returns = tf.while_loop(lambda i, *_: i < iterations, iteration, start)
+  if details:
+    return {'action': mean[0], 'mean': mean, 'std': std, 'elite_returns': elite_returns}
   return mean[0]

@@ -5,6 +5,7 @@
   python scripts/evaluate.py --logdir ... --video        # Fig. 10: open-loop prediction strip (PNG) and GIF
   python scripts/evaluate.py --logdir ... --diagnose     # Fig. 11: probes of positions, velocities and reward
   python scripts/evaluate.py --logdir ... --gin_param cem_plan.candidates=1000   # the same starts, another planner
+  python scripts/evaluate.py --logdir ... --episodes 0 --predictions 3   # what the planner expects against what it gets
 Outputs go to <logdir>/analysis/ (and eval.json, which scripts/plot.py --collect copies into results/; an evaluation
 with --gin_param writes analysis/eval+<bindings>.json instead). Test episodes have no exploration noise, and
 episode k starts from the same state in every evaluation.
@@ -24,6 +25,8 @@ PARSER.add_argument('--checkpoint', default=None, help='default: the latest in <
 PARSER.add_argument('--episodes', type=int, default=10, help='test episodes to score (0: none)')
 PARSER.add_argument('--gin_param', action='append', default=[],
                     help="binding over the run's config.gin, e.g. 'cem_plan.iterations=10' (repeatable)")
+PARSER.add_argument('--predictions', type=int, default=0, metavar='EPISODES',
+                    help="the planner's predicted returns against the paid ones over this many test episodes")
 PARSER.add_argument('--video', action='store_true', help='Fig. 10 open-loop video prediction')
 PARSER.add_argument('--diagnose', action='store_true', help='Fig. 11 state diagnostics')
 PARSER.add_argument('--context', type=int, default=5)
@@ -40,15 +43,16 @@ def main(argv=None):
   # TensorFlow loads here, after its log level is set.
   from planet.report import evaluation  # pylint: disable=import-outside-toplevel
   try:
-    run = evaluation.LoadedRun(args.logdir, args.checkpoint, make_env=args.episodes > 0, gin_params=args.gin_param)
+    run = evaluation.LoadedRun(args.logdir, args.checkpoint, make_env=args.episodes > 0 or args.predictions > 0,
+                               gin_params=args.gin_param)
   except (FileNotFoundError, config_lib.ConfigError) as e:
     cli.fail(e)
   out = rundir.RunDir(args.logdir).analysis
   os.makedirs(out, exist_ok=True)
   if args.episodes:
-    result = evaluation.evaluate(run, args.episodes)
-    logging.info('mean test return over %d episodes: %.1f (std %.1f) -> %s', args.episodes, result['mean'],
-                 result['std'], evaluation.eval_record_path(run))
+    evaluation.evaluate(run, args.episodes)
+  if args.predictions:
+    evaluation.planner_predictions(run, args.predictions)
   if args.video:
     evaluation.write_openloop_video(run, out, args.context, args.horizon)
     logging.info('wrote %s/openloop_strip.png (rows: truth, prediction, difference) and openloop.gif', out)

@@ -10,8 +10,10 @@ import pytest
 
 from conftest import ROOT
 from conftest import fake_run_gin
+from planet import agent as agent_lib
 from planet import config as config_lib
 from planet import training
+from planet import world_model
 from planet.report import evaluation
 
 FAKE = ['train.collect_interval = 2', 'train.test_every = 10', 'train.video_every = 0', 'make_env.max_env_steps = 40',
@@ -75,3 +77,35 @@ def test_evaluate_script_writes_every_artifact(run_dir):
   assert result.returncode == 0, result.stderr.decode()[-3000:]
   for name in ('openloop_strip.png', 'openloop.gif', 'diagnostics.png', 'diagnostics.json'):
     assert os.path.getsize(run_dir / 'analysis' / name) > 100
+
+
+def test_planner_predictions_pair_what_the_planner_expected_with_what_the_next_steps_paid(run_dir):
+  run = evaluation.LoadedRun(str(run_dir))
+  found = evaluation.planner_predictions(run, episodes=1)
+  record = json.load(open(run_dir / 'analysis' / 'planner_predictions.json'))
+  steps = found['steps']
+  assert steps == len(record['predicted']) == len(record['realized']) == len(record['spread']) > 1
+  assert found['realized_mean'] == pytest.approx(np.mean(record['realized']), abs=1e-3)
+  assert 0.0 <= found['tied_share'] <= 1.0 and min(record['spread']) >= 0.0
+  assert found['horizon'] == gin.query_parameter('cem_plan.horizon')
+  # The same plans as acting alone: the recorded episode returns equal evaluate's on the same start.
+  assert found['returns'] == evaluation.evaluate(run, episodes=1)['returns']
+
+
+def test_paid_returns_discount_the_next_h_rewards_and_stop_at_the_episode_end():
+  paid = evaluation.discounted_windows(np.array([1.0, 0.0, 2.0, 4.0]), horizon=2, discount=0.5)
+  assert paid == [1.0 + 0.5 * 0.0, 0.0 + 0.5 * 2.0, 2.0 + 0.5 * 4.0, 4.0]
+
+
+def test_plan_details_are_the_plan_the_agent_acted_on():
+  config_lib.parse([], fake_run_gin(FAKE))
+  agent = agent_lib.Agent(world_model.WorldModel(2))
+  image = {'image': np.zeros((64, 64, 3), np.uint8)}
+  for t in range(2):
+    seed = np.array([7, t], np.int32)
+    action = agent.act(image, seed, explore=False)
+    details = agent.plan_details(seed)
+    np.testing.assert_array_equal(details['action'].numpy(), action)
+    elite = details['elite_returns'].numpy()
+    assert elite.shape == (gin.query_parameter('cem_plan.top_k'),) and np.all(np.diff(elite) <= 0)
+    assert details['mean'].shape == (gin.query_parameter('cem_plan.horizon'), 2)

@@ -1,5 +1,6 @@
 """Working with a trained run directory: reload, evaluate (Table 1), open-loop videos (Fig. 10) and state
 diagnostics (Fig. 11)."""
+import inspect
 import io
 import json
 import logging
@@ -16,6 +17,7 @@ from planet import envs
 from planet import logger
 from planet import networks
 from planet import optimizer as optimizer_lib
+from planet import planner
 from planet import preprocess
 from planet import replay as replay_lib
 from planet import rollout
@@ -73,6 +75,8 @@ def evaluate(run, episodes=10, seed=12345):
   path = eval_record_path(run)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   rundir.write_atomically(path, json.dumps(result, indent=1))
+  logging.info('mean test return over %d episodes: %.1f (std %.1f) -> %s', episodes, result['mean'], result['std'],
+               path)
   return result
 
 
@@ -82,6 +86,68 @@ def eval_record_path(run):
   if not run.bindings:
     return layout.eval_record
   return os.path.join(layout.analysis, 'eval+' + '+'.join(config_lib.binding_name(b) for b in run.bindings) + '.json')
+
+
+class _PlanRecorder:
+  """A policy that acts with `agent` and keeps, for every step, the planner's details of that step's plan."""
+
+  def __init__(self, agent):
+    self.agent, self.steps = agent, []
+
+  def reset(self):
+    self.agent.reset()
+
+  def act(self, observation, seed, explore):
+    action = self.agent.act(observation, seed, explore)
+    elite = self.agent.plan_details(seed)['elite_returns'].numpy()
+    self.steps.append((float(elite.mean()), float(elite.max() - elite.min())))
+    return action
+
+
+def planner_predictions(run, episodes=3, seed=12345, tie=0.01):
+  """What the planner expects against what it gets, on `evaluate`'s starts, without exploration noise: at every
+  step, the mean return the model predicted for the last CEM iteration's K best candidates (discounted as the
+  planner discounts) against the discounted return the next H steps of the episode paid, and the elite's spread
+  (best minus K-th: under `tie` the model tells the elite apart no better than a tie, and the refit averages
+  near-random sequences). Writes analysis/planner_predictions.json; returns its summary."""
+  horizon, discount = (config_lib.query(f'cem_plan.{name}', _plan_default(name)) for name in ('horizon', 'discount'))
+  recorder = _PlanRecorder(agent_lib.Agent(run.model))
+  predicted, realized, spread, returns = [], [], [], []
+  for k in range(episodes):
+    recorder.steps = []
+    episode = rollout.run_episode_retrying(run.env, recorder, rollout.derive_seed(seed, 'eval', k), explore=False)
+    rewards = episode['reward'][1:]  # rewards[t]: paid for the action of step t.
+    realized.extend(discounted_windows(rewards, horizon, discount))
+    predicted.extend(expected for expected, _ in recorder.steps)
+    spread.extend(gap for _, gap in recorder.steps)
+    returns.append(float(rewards.sum()))
+    logging.info('planner predictions, episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
+  predicted, realized = np.array(predicted), np.array(realized)
+  varies = predicted.std() > 0 and realized.std() > 0
+  summary = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'episodes': episodes, 'returns': returns,
+             'horizon': horizon, 'discount': discount, 'steps': len(predicted),
+             'predicted_mean': float(predicted.mean()), 'realized_mean': float(realized.mean()),
+             'correlation': float(np.corrcoef(predicted, realized)[0, 1]) if varies else None,
+             'tied_share': float(np.mean(np.array(spread) < tie)), 'tie': tie}
+  record = dict(summary, predicted=predicted.round(4).tolist(), realized=realized.round(4).tolist(),
+                spread=np.round(spread, 4).tolist())
+  path = os.path.join(rundir.RunDir(run.logdir).analysis, 'planner_predictions.json')
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  rundir.write_atomically(path, json.dumps(record))
+  logging.info('the planner predicted %.2f and got %.2f (mean discounted return of the next %d steps, over %d '
+               'steps); its elite tied (spread under %g) at %.0f%% of the steps -> %s', summary['predicted_mean'],
+               summary['realized_mean'], horizon, summary['steps'], tie, 100 * summary['tied_share'], path)
+  return summary
+
+
+def discounted_windows(rewards, horizon, discount):
+  """[sum_k discount^k rewards[t + k] for k < horizon, cut at the episode's end] for every step t."""
+  weights = discount ** np.arange(horizon)
+  return [float(np.sum(rewards[t:t + horizon] * weights[:len(rewards[t:t + horizon])])) for t in range(len(rewards))]
+
+
+def _plan_default(name):
+  return inspect.signature(planner.cem_plan).parameters[name].default
 
 
 def video_prediction(model, episode, context=world_model_lib.OPEN_LOOP_CONTEXT,
