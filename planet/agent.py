@@ -96,21 +96,6 @@ class RandomAgent:
   def reset(self):
     pass
 
-  def _expected_reward(self, features):
-    return self.model.reward(features).mean()
-
-  def plan_details(self, seed):
-    """For diagnostics: the planner's `details` (planner.cem_plan) for the last `act`, whose `seed` it takes: the same
-    belief and plan seed, so the same plan, with its refined action belief and the returns the model predicted for
-    the elite. Compiled on first use (a second function beside `step`)."""
-    if self._details is None:
-      def details(belief, plan_seed):
-        with gin.config_scope('act'):
-          return self._plan(belief, self.model.dynamics, self._expected_reward, self.model.action_size, plan_seed,
-                            details=True)
-      self._details = tf.function(details)
-    return self._details(self._state, _split(tf.constant(seed, tf.int32))[2])
-
   def act(self, observation, seed, explore):
     del observation, seed, explore
     if self._distribution == 'clipped_normal':
