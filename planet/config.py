@@ -21,6 +21,15 @@ from planet import rundir
 from planet import tasks as tasks_lib
 
 ConfigError = gin_text.ConfigError
+# Bindings that may say 'auto' (networks.resolve_precision): scripts/train.py binds what it resolves to before a run
+# starts, so a run's config.gin records 'float32' or 'bfloat16' where its gin files say 'auto'.
+AUTO_PRECISION = ('Encoder.precision', 'Decoder.precision')
+
+
+def resolved_from(key, expected, recorded):
+  """Whether the recorded value text of `key` is what 'auto' resolved to, where `expected` says 'auto'."""
+  unquoted = [re.sub(r"[\s'\"]", '', value) for value in (expected, recorded)]
+  return key in AUTO_PRECISION and unquoted[0] == 'auto' and unquoted[1] in ('float32', 'bfloat16')
 
 
 @functools.lru_cache(maxsize=None)

@@ -57,14 +57,11 @@ def log_machine(tf, cpu_episode_minutes):
   return machine.cpu_description()
 
 
-PRECISION_BINDINGS = ('Encoder.precision', 'Decoder.precision')
-
-
 def bind_precision(bfloat16_units=None, gpus=None):
   """Binds what an 'auto' precision of the convs resolves to on this machine (`networks.resolve_precision`; the
   CPU's bfloat16 units and the visible GPUs can be given, for tests), so that config.gin and experiment.json record
   the precision the steps computed in. Returns the line that says it, or None where everything is float32 as bound."""
-  bound = {key: config_lib.query(key, 'float32') for key in PRECISION_BINDINGS}
+  bound = {key: config_lib.query(key, 'float32') for key in config_lib.AUTO_PRECISION}
   if set(bound.values()) == {'float32'}:
     return None
   units = machine.bfloat16_units() if bfloat16_units is None else bfloat16_units
@@ -73,7 +70,7 @@ def bind_precision(bfloat16_units=None, gpus=None):
   for key, value in bound.items():
     if value == networks.AUTO:
       gin.bind_parameter(key, resolved[key])
-  shown = ', '.join(f'{key} = {resolved[key]!r}' for key in PRECISION_BINDINGS)
+  shown = ', '.join(f'{key} = {resolved[key]!r}' for key in config_lib.AUTO_PRECISION)
   if networks.AUTO not in bound.values():
     return f"precision: {shown} (as bound; the paper's is float32)"
   why = ('a GPU is visible' if gpus else f'this CPU computes bfloat16 in hardware ({units})' if units

@@ -16,3 +16,13 @@ def test_percentile_band_on_hand_example(tmp_path):
   # numpy's linear interpolation: the 5th percentile sits at rank 0.5 -> 5, the 95th at rank 9.5 -> 95.
   assert low[0] == np.percentile(pooled, 5) == 5.0 and high[0] == np.percentile(pooled, 95) == 95.0
   assert median[1] == low[1] == high[1] == 5.0
+
+
+def test_a_run_bound_to_auto_precision_counts_under_its_name_with_what_auto_resolved_to(tmp_path):
+  name = 'planet+Encoder.precision=auto'  # As scripts/train.py names --gin_param="Encoder.precision='auto'".
+  for recorded, verdict in [("'bfloat16'", 'checked'), ("'float32'", 'checked'), ("'float16'", 'differs')]:
+    write_result_run(tmp_path / recorded.strip("'"), 'cartpole', name, 0, {10: [1.0]})
+    path = tmp_path / recorded.strip("'") / 'cartpole' / name / 'seed0'
+    config = (path / 'config.gin').read_text()
+    (path / 'config.gin').write_text(config + f'Encoder.precision = {recorded}\n')
+    assert analysis.check_settings(str(path), 'cartpole', name)[0] == verdict

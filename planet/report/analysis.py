@@ -117,7 +117,8 @@ def check_settings(path, task, config, gin_dir=None):
     expected[key] = value
   keys = sorted((set(expected) | set(recorded)) - {'train.seed'})  # The seed is the path's seed<N>.
   differing = [key for key in keys
-               if _normalized(expected.get(key, '(unset)')) != _normalized(recorded.get(key, '(unset)'))]
+               if _normalized(expected.get(key, '(unset)')) != _normalized(recorded.get(key, '(unset)'))
+               and not config_lib.resolved_from(key, expected.get(key, ''), recorded.get(key, ''))]
   if not differing:
     return 'checked', ''
   shown = '; '.join(f'{key} = {recorded.get(key, "(unset)")} where {config} has {expected.get(key, "(unset)")}'
