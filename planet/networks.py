@@ -43,8 +43,12 @@ def resolve_precision(name, bfloat16_units=None, gpus=None):
     get_precision(name)
     return name
   units = machine.bfloat16_units() if bfloat16_units is None else bfloat16_units
-  gpus = tf.config.list_physical_devices('GPU') if gpus is None else gpus
+  gpus = visible_gpus() if gpus is None else gpus
   return 'bfloat16' if units and not gpus else 'float32'
+
+
+def visible_gpus():
+  return tf.config.list_physical_devices('GPU')
 
 
 def get_precision(name):

@@ -9,7 +9,6 @@ import sys
 import time
 
 import gin
-import tensorflow as tf
 
 from planet import cli
 from planet import config as config_lib
@@ -65,7 +64,7 @@ def bind_precision(bfloat16_units=None, gpus=None):
   if set(bound.values()) == {'float32'}:
     return None
   units = machine.bfloat16_units() if bfloat16_units is None else bfloat16_units
-  gpus = tf.config.list_physical_devices('GPU') if gpus is None else gpus
+  gpus = networks.visible_gpus() if gpus is None else gpus
   resolved = {key: networks.resolve_precision(value, units, gpus) for key, value in bound.items()}
   for key, value in bound.items():
     if value == networks.AUTO:
