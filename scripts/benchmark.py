@@ -15,6 +15,10 @@ import argparse
 import logging
 import sys
 
+from planet import machine
+
+machine.import_tensorflow()  # Quietly (no C++ start-up lines), before the modules below import it.
+
 from planet import cli
 from planet import tasks
 from planet.experiments import records

@@ -12,6 +12,10 @@ float32 as the other noise draws do. One JSON line per run, then a table.
 import argparse
 import logging
 
+from planet import machine
+
+machine.import_tensorflow()  # Quietly (no C++ start-up lines), before the modules below import it.
+
 from planet import cli
 from planet.measure import precision
 

@@ -16,6 +16,10 @@ import json
 import logging
 import os
 
+from planet import machine
+
+machine.import_tensorflow()  # Quietly (no C++ start-up lines), before the modules below import it.
+
 from planet import cli
 from planet import gin_text
 from planet.experiments import matrix
