@@ -25,6 +25,8 @@ PARSER.add_argument('--checkpoint', default=None, help='default: the latest in <
 PARSER.add_argument('--episodes', type=int, default=10, help='test episodes to score (0: none)')
 PARSER.add_argument('--gin_param', action='append', default=[],
                     help="binding over the run's config.gin, e.g. 'cem_plan.iterations=10' (repeatable)")
+PARSER.add_argument('--explore', action='store_true',
+                    help="--episodes with the training episodes' exploration noise (a diagnostic; own record)")
 PARSER.add_argument('--predictions', type=int, default=0, metavar='EPISODES',
                     help="the planner's predicted returns against the paid ones over this many test episodes")
 PARSER.add_argument('--video', action='store_true', help='Fig. 10 open-loop video prediction')
@@ -50,7 +52,7 @@ def main(argv=None):
   out = rundir.RunDir(args.logdir).analysis
   os.makedirs(out, exist_ok=True)
   if args.episodes:
-    evaluation.evaluate(run, args.episodes)
+    evaluation.evaluate(run, args.episodes, explore=args.explore)
   if args.predictions:
     evaluation.planner_predictions(run, args.predictions)
   if args.video:

@@ -46,6 +46,9 @@ def test_another_planner_plays_the_same_starts_into_its_own_record(run_dir):
   assert json.load(open(path)) == result and result['bindings'] == run.bindings
   assert result['starts'] == default['starts'] and len(set(result['starts'])) == 2
   assert json.load(open(run_dir / 'eval.json')) == default  # The run's own evaluation stays as it was.
+  noisy = evaluation.evaluate(run, episodes=2, explore=True)
+  assert noisy['exploration_noise'] == 0.3 and noisy['starts'] == default['starts']
+  assert os.path.exists(run_dir / 'analysis' / "eval+cem_plan.candidates=40+cem_plan.std_estimator=paper+explore.json")
   with pytest.raises(config_lib.ConfigError, match='bad gin configuration'):
     evaluation.LoadedRun(str(run_dir), gin_params=['cem_plan.candidatez = 40'])
 

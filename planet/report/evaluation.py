@@ -57,22 +57,23 @@ class LoadedRun:
     return [episode for episode in loaded if episode is not None]
 
 
-def evaluate(run, episodes=10, seed=12345):
-  """`episodes` test episodes without exploration noise, episode k from start (environment seed) k of `seed`'s
-  sequence, so two evaluations with the same seed play the same starts. The record goes to eval.json in the run
-  directory, or, for a run evaluated with other bindings, to analysis/eval+<bindings>.json."""
+def evaluate(run, episodes=10, seed=12345, explore=False):
+  """`episodes` test episodes, episode k from start (environment seed) k of `seed`'s sequence, so two evaluations
+  with the same seed play the same starts; without exploration noise, as Table 1's, or with the training episodes'
+  (`explore`, a diagnostic). The record goes to eval.json in the run directory, or, for an evaluation with other
+  bindings or with noise, to analysis/eval+<bindings>.json."""
   agent = agent_lib.Agent(run.model)
   returns, starts = [], []
   for k in range(episodes):
     episode_seed = rollout.derive_seed(seed, 'eval', k)
-    episode = rollout.run_episode_retrying(run.env, agent, episode_seed, explore=False)
+    episode = rollout.run_episode_retrying(run.env, agent, episode_seed, explore=explore)
     returns.append(float(episode['reward'].sum()))
     starts.append(int(episode_seed[1]))
     logging.info('eval episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
   result = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'returns': returns,
             'mean': float(np.mean(returns)), 'std': float(np.std(returns)), 'bindings': run.bindings,
-            'starts': starts}
-  path = eval_record_path(run)
+            'starts': starts, 'exploration_noise': agent.exploration_noise if explore else 0.0}
+  path = eval_record_path(run, explore)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   rundir.write_atomically(path, json.dumps(result, indent=1))
   logging.info('mean test return over %d episodes: %.1f (std %.1f) -> %s', episodes, result['mean'], result['std'],
@@ -80,12 +81,11 @@ def evaluate(run, episodes=10, seed=12345):
   return result
 
 
-def eval_record_path(run):
-  """Where `evaluate` writes: eval.json (collected into results/), or analysis/eval+<bindings>.json."""
+def eval_record_path(run, explore=False):
+  """Where `evaluate` writes: eval.json (collected into results/), or analysis/eval+<bindings>[+explore].json."""
   layout = rundir.RunDir(run.logdir)
-  if not run.bindings:
-    return layout.eval_record
-  return os.path.join(layout.analysis, 'eval+' + '+'.join(config_lib.binding_name(b) for b in run.bindings) + '.json')
+  parts = [config_lib.binding_name(b) for b in run.bindings] + (['explore'] if explore else [])
+  return os.path.join(layout.analysis, 'eval+' + '+'.join(parts) + '.json') if parts else layout.eval_record
 
 
 class _PlanRecorder:
