@@ -51,6 +51,8 @@ def test_another_planner_plays_the_same_starts_into_its_own_record(run_dir):
   assert os.path.exists(run_dir / 'analysis' / "eval+cem_plan.candidates=40+cem_plan.std_estimator=paper+explore.json")
   with pytest.raises(config_lib.ConfigError, match='bad gin configuration'):
     evaluation.LoadedRun(str(run_dir), gin_params=['cem_plan.candidatez = 40'])
+  with pytest.raises(FileNotFoundError, match=r'no checkpoint .*ckpt-1 .*keeps ckpt-2, ckpt-3\)'):
+    evaluation.LoadedRun(str(run_dir), checkpoint=str(run_dir / 'checkpoints' / 'ckpt-1'))
 
 
 def test_video_prediction_shapes(run_dir):

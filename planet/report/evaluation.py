@@ -41,6 +41,11 @@ class LoadedRun:
     self.checkpoint = checkpoint or tf.train.latest_checkpoint(rundir.RunDir(logdir).checkpoints)
     if not self.checkpoint:
       raise FileNotFoundError(f'no checkpoint in {logdir}/checkpoints yet: the run has not finished an episode')
+    if not tf.io.gfile.exists(self.checkpoint + '.index'):
+      kept = sorted(os.path.basename(p)[:-len('.index')]
+                    for p in tf.io.gfile.glob(os.path.join(rundir.RunDir(logdir).checkpoints, '*.index')))
+      raise FileNotFoundError(f"no checkpoint {self.checkpoint} (give its path without a suffix; the run keeps "
+                              f"{', '.join(kept) or 'none'})")
     self.env = envs.make_env(self.task, seed=0) if make_env else None
     action_size = self.env.action_size if self.env else self._action_size()
     self.model = world_model_lib.WorldModel(action_size)
