@@ -127,6 +127,14 @@ def fig12(results, out_dir, task=FIG12_TASK):
     ax.axvline(getattr(matrix.CEM_PAPER, knob), color='gray', linestyle=':', linewidth=1)  # The paper's setting.
     ax.axhspan(*FIG12_PAPER_RANGE, color='gray', alpha=0.08, linewidth=0)
     missing = [v for v in matrix.CEM_SWEEP[knob] if (knob, v) not in settings]
+    grid = matrix.CEM_SWEEP[knob]  # The grid's span, whether or not each value has episodes yet.
+    if max(grid) / min(grid) >= 20:  # Candidates and top K: a log axis keeps 10, 30 and 100 apart.
+      ax.set_xscale('log')
+      ax.set_xlim(min(grid) / 1.5, max(grid) * 1.5)
+    else:
+      ax.set_xlim(min(grid) - 0.06 * (max(grid) - min(grid)), max(grid) + 0.06 * (max(grid) - min(grid)))
+    ax.set_xticks(grid, [str(value) for value in grid])
+    ax.minorticks_off()
     ax.set_xlabel(knob.replace('_', ' ') + (f'\n(no episodes: {missing})' if missing else ''), fontsize=8)
     ax.set_ylim(0, 1000)
     ax.grid(alpha=0.3)
