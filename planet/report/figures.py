@@ -84,7 +84,10 @@ def _panel(ax, task, variants, runs, reference, checked_only, labelled, missing)
       continue
     seeds = len({r.seed for r in selected})
     last_episode = max(last_episode, episodes[-1])
-    ax.plot(episodes, median, color=color, label=f'{label} ({seeds} seed{"s" * (seeds > 1)})' if labelled else None)
+    # Reduced-compute runs (gin/quick.gin) thin and dash-dotted, runs at the paper's settings solid.
+    style = dict(linewidth=1.1, linestyle='-.') if variant.startswith('quick') else dict(linewidth=1.8)
+    ax.plot(episodes, median, color=color, label=f'{label} ({seeds} seed{"s" * (seeds > 1)})' if labelled else None,
+            **style)
     ax.fill_between(episodes, low, high, color=color, alpha=0.2, linewidth=0)
   for method, style in (('D4PG', '--'), ('A3C', ':')):
     if task in reference.get(method, {}):
@@ -201,11 +204,13 @@ def plot_all_runs(runs, reference, out_dir):
   for variant in sorted({r.variant for r in runs}, key=lambda v: (v.startswith('quick'), v)):
     selected = [r for r in runs if r.variant == variant]
     states = {r.settings[0] for r in selected}
-    label = f'{variant} ({analysis.machines(selected)})' + ('' if states == {'checked'} else ', settings unknown'
-                                                    if 'unknown' in states else ', settings differ')
+    kind = 'reduced compute' if variant.startswith('quick') else 'paper settings'
+    label = f'{kind}: {variant} ({analysis.machines(selected)})' + (
+        '' if states == {'checked'} else ', settings unknown' if 'unknown' in states else ', settings differ')
     variants.append((variant, label))
   if tasks:
-    plot_comparison('all_runs', 'All runs in results/ (quick: reduced compute, gin/quick.gin)', variants, runs,
+    plot_comparison('all_runs', 'All runs in results/ (solid: the paper\'s settings; dash-dotted: reduced compute, '
+                    'gin/quick.gin)', variants, runs,
                     reference, out_dir, tasks=tasks, checked_only=False)
 
 
