@@ -28,8 +28,12 @@ AUTO_PRECISION = ('Encoder.precision', 'Decoder.precision')
 
 def resolved_from(key, expected, recorded):
   """Whether the recorded value text of `key` is what 'auto' resolved to, where `expected` says 'auto'."""
-  unquoted = [re.sub(r"[\s'\"]", '', value) for value in (expected, recorded)]
-  return key in AUTO_PRECISION and unquoted[0] == 'auto' and unquoted[1] in ('float32', 'bfloat16')
+  return key in AUTO_PRECISION and unquoted(expected) == 'auto' and unquoted(recorded) in ('float32', 'bfloat16')
+
+
+def unquoted(text):
+  """A binding's text without spaces and quotes: "cem_plan.horizon = 8" -> 'cem_plan.horizon=8'."""
+  return re.sub(r"[\s'\"]", '', text)
 
 
 @functools.lru_cache(maxsize=None)
@@ -203,7 +207,7 @@ def run_path(root, task, seed, overlays, gin_params=()):
 def binding_name(param):
   """A --gin_param binding as part of a file name: "cem_plan.horizon = 8" -> 'cem_plan.horizon=8' (spaces and
   quotes dropped, '/' of a scope -> '_')."""
-  return re.sub(r"[\s'\"]", '', param).replace('/', '_')
+  return unquoted(param).replace('/', '_')
 
 
 def configuration_errors(configurations):

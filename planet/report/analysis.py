@@ -94,7 +94,7 @@ def _normalized(value):
   try:
     return repr(ast.literal_eval(value))
   except (ValueError, SyntaxError):
-    return re.sub(r"[\s'\"]", '', value)
+    return config_lib.unquoted(value)
 
 
 def check_settings(path, task, config, gin_dir=None):
