@@ -7,6 +7,7 @@ import sys
 import gin
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import ROOT
 from conftest import fake_run_gin
@@ -114,3 +115,23 @@ def test_plan_details_are_the_plan_the_agent_acted_on():
     elite = details['elite_returns'].numpy()
     assert elite.shape == (gin.query_parameter('cem_plan.top_k'),) and np.all(np.diff(elite) <= 0)
     assert details['mean'].shape == (gin.query_parameter('cem_plan.horizon'), 2)
+
+
+def test_a_retried_episode_keeps_only_the_plans_of_the_attempt_that_finished():
+  class Stub:  # An agent whose every plan predicts 1.0 for the elite.
+    def reset(self):
+      pass
+
+    def act(self, observation, seed, explore):
+      return np.zeros(1)
+
+    def plan_details(self, seed):
+      return {'elite_returns': tf.constant([1.0, 1.0])}
+
+  recorder = evaluation._PlanRecorder(Stub())  # pylint: disable=protected-access
+  recorder.reset()
+  for _ in range(3):  # A worker crash after three steps: run_episode_retrying resets the policy and starts again.
+    recorder.act({}, np.array([0, 0]), False)
+  recorder.reset()
+  recorder.act({}, np.array([0, 0]), False)
+  assert recorder.steps == [(1.0, 0.0)]

@@ -68,22 +68,33 @@ def evaluate(run, episodes=10, seed=12345, explore=False):
   (`explore`, a diagnostic). The record goes to eval.json in the run directory, or, for an evaluation with other
   bindings or with noise, to analysis/eval+<bindings>.json."""
   agent = agent_lib.Agent(run.model)
-  returns, starts = [], []
-  for k in range(episodes):
-    episode_seed = rollout.derive_seed(seed, 'eval', k)
-    episode = rollout.run_episode_retrying(run.env, agent, episode_seed, explore=explore)
+  starts, returns = [], []
+  for start, episode in _play_starts(run, agent, episodes, seed, explore, 'eval episode'):
+    starts.append(start)
     returns.append(float(episode['reward'].sum()))
-    starts.append(int(episode_seed[1]))
-    logging.info('eval episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
   result = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'returns': returns,
             'mean': float(np.mean(returns)), 'std': float(np.std(returns)), 'bindings': run.bindings,
             'starts': starts, 'exploration_noise': agent.exploration_noise if explore else 0.0}
   path = eval_record_path(run, explore)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  rundir.write_atomically(path, json.dumps(result, indent=1))
+  _write_record(path, json.dumps(result, indent=1))
   logging.info('mean test return over %d episodes: %.1f (std %.1f) -> %s', episodes, result['mean'], result['std'],
                path)
   return result
+
+
+def _play_starts(run, policy, count, seed, explore, label):
+  """Yields (start, episode) for `count` episodes of `policy`, episode k from start k of `seed`'s sequence: the
+  starts every evaluation of a run shares."""
+  for k in range(count):
+    episode_seed = rollout.derive_seed(seed, 'eval', k)
+    episode = rollout.run_episode_retrying(run.env, policy, episode_seed, explore=explore)
+    logging.info('%s %d/%d: return %.1f', label, k + 1, count, float(episode['reward'].sum()))
+    yield int(episode_seed[1]), episode
+
+
+def _write_record(path, text):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  rundir.write_atomically(path, text)
 
 
 def eval_record_path(run, explore=False):
@@ -99,8 +110,9 @@ class _PlanRecorder:
   def __init__(self, agent):
     self.agent, self.steps = agent, []
 
-  def reset(self):
+  def reset(self):  # Also where a retried episode starts again: only the played episode's steps are kept.
     self.agent.reset()
+    self.steps = []
 
   def act(self, observation, seed, explore):
     action = self.agent.act(observation, seed, explore)
@@ -118,15 +130,12 @@ def planner_predictions(run, episodes=3, seed=12345, tie=0.01):
   horizon, discount = (config_lib.query(f'cem_plan.{name}', _plan_default(name)) for name in ('horizon', 'discount'))
   recorder = _PlanRecorder(agent_lib.Agent(run.model))
   predicted, realized, spread, returns = [], [], [], []
-  for k in range(episodes):
-    recorder.steps = []
-    episode = rollout.run_episode_retrying(run.env, recorder, rollout.derive_seed(seed, 'eval', k), explore=False)
+  for _, episode in _play_starts(run, recorder, episodes, seed, False, 'planner predictions, episode'):
     rewards = episode['reward'][1:]  # rewards[t]: paid for the action of step t.
     realized.extend(discounted_windows(rewards, horizon, discount))
     predicted.extend(expected for expected, _ in recorder.steps)
     spread.extend(gap for _, gap in recorder.steps)
     returns.append(float(rewards.sum()))
-    logging.info('planner predictions, episode %d/%d: return %.1f', k + 1, episodes, returns[-1])
   predicted, realized = np.array(predicted), np.array(realized)
   varies = predicted.std() > 0 and realized.std() > 0
   summary = {'task': run.task, 'checkpoint': os.path.basename(run.checkpoint), 'episodes': episodes, 'returns': returns,
@@ -137,8 +146,7 @@ def planner_predictions(run, episodes=3, seed=12345, tie=0.01):
   record = dict(summary, predicted=predicted.round(4).tolist(), realized=realized.round(4).tolist(),
                 spread=np.round(spread, 4).tolist())
   path = os.path.join(rundir.RunDir(run.logdir).analysis, 'planner_predictions.json')
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  rundir.write_atomically(path, json.dumps(record))
+  _write_record(path, json.dumps(record))
   logging.info('the planner predicted %.2f and got %.2f (mean discounted return of the next %d steps, over %d '
                'steps); its elite tied (spread under %g) at %.0f%% of the steps -> %s', summary['predicted_mean'],
                summary['realized_mean'], horizon, summary['steps'], tie, 100 * summary['tied_share'], path)
