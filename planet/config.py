@@ -17,7 +17,7 @@ import gin
 
 from planet import gin_text
 from planet import machine
-from planet import rundir
+from planet import run_identity
 from planet import tasks as tasks_lib
 
 ConfigError = gin_text.ConfigError
@@ -91,7 +91,7 @@ def check_types():
   """Refuses (ConfigError) a binding whose value has another type than the parameter's default, e.g.
   `train.batch_size = '50'`, before anything runs."""
   configurables = _configurables()
-  for key in rundir.bindings(gin.config_str()):
+  for key in run_identity.bindings(gin.config_str()):
     if '/' in key or key.count('.') != 1:
       continue
     name, param = key.split('.')
@@ -184,19 +184,19 @@ def default_logdir(gin_files, gin_params=()):
 def run_path(root, task, seed, overlays, gin_params=()):
   """<root>/<task>/<config>/seed<N>. <config> names the overlay gin files (`planet` when none) and then the
   --gin_param bindings, as in `planet+cem_plan.horizon=8`, so two experiments never share a directory. Files and
-  bindings that change only how a run executes (gin/gpu.gin, rundir.EXECUTION_ONLY), train.task and train.seed
+  bindings that change only how a run executes (gin/gpu.gin, run_identity.EXECUTION_ONLY), train.task and train.seed
   (parts of the path already) leave the name alone. Needs no gin parsing (scripts/sweep.py names runs without
   TensorFlow)."""
   names = []
   for path in overlays:
     name = os.path.splitext(os.path.basename(path))[0]
     keys = set(gin_text.file_bindings(path))
-    if name not in ('base', task) and not (keys and keys <= set(rundir.EXECUTION_ONLY)):
+    if name not in ('base', task) and not (keys and keys <= set(run_identity.EXECUTION_ONLY)):
       names.append(name)
   params = []
   for param in gin_params:
     key = param.split('=')[0].strip()
-    if key not in rundir.EXECUTION_ONLY and key not in ('train.seed', 'train.task'):  # Both are in the path.
+    if key not in run_identity.EXECUTION_ONLY and key not in ('train.seed', 'train.task'):  # Both are in the path.
       params.append(binding_name(param))
   config = '-'.join(names) or 'planet'
   if params:

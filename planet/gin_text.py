@@ -4,7 +4,7 @@ planet.tasks reads each task's action repeat from its gin file, the one place it
 import os
 import re
 
-from planet import rundir
+from planet import run_identity
 
 
 class ConfigError(ValueError):
@@ -40,7 +40,7 @@ def file_bindings(path, _including=()):
     match = _INCLUDE.match(line.strip())
     if match:
       found.update(file_bindings(match.group(2), _including + (resolved,)))
-  found.update(rundir.bindings(text))
+  found.update(run_identity.bindings(text))
   return found
 
 

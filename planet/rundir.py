@@ -1,5 +1,5 @@
-"""A run directory: atomic writes (temporary name, then rename), JSON lines, the experiment it holds (a resume
-with another experiment is refused) and a lock that keeps a second writer out."""
+"""A run directory: its layout, atomic writes (temporary name, then rename), JSON lines, collecting it into
+results/, its exit record and a lock that keeps a second writer out (the experiment it holds: run_identity.py)."""
 import errno
 import fcntl
 import json
@@ -158,21 +158,7 @@ def open_bytes(path):
     return f.read()
 
 
-# --- Run identity: which bindings make an experiment, and the lock that keeps one writer per run directory.
-
-# Bindings that change how a run executes, not what it computes (gin/gpu.gin), or how long it goes on: they
-# neither name the run directory nor block a resume.
-EXECUTION_ONLY = ('Learner.jit_compile', 'Agent.jit_compile', 'time_loop.unroll', 'train_step/time_loop.unroll',
-                  'act/time_loop.unroll', 'train.prefetch_device', 'train.total_episodes', 'transposed_convs.rewrite')
-# Bindings that gin/base.gin gained after runs had been recorded, with the value that those runs had without them
-# (the code's behaviour then): a run directory recorded before a binding existed resumes where it is bound to that
-# value (a configuration that binds neither, without gin/base.gin, is compared as it is).
-IMPLICIT_BEFORE = {
-    'cem_plan.discount': '1.0', 'cem_plan.resample_belief': 'True',  # Bound in gin/base.gin from 48335d6 on.
-    'RandomAgent.distribution': "'uniform'",  # Bound from 2026-12-06 on; the code's default before.
-}
-_BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
-
+# --- Errors, exit records and the lock that keeps one writer per run directory.
 
 class RunDirError(RuntimeError):
   """A run directory that cannot be used as asked (another experiment, not a directory, cannot be created)."""
@@ -196,56 +182,6 @@ def storage_error(error, path=None):
   if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
     return StorageError(f'cannot write {error.filename or path} ({error.strerror})')
   return None
-
-
-def bindings(config_text):
-  """{'Scope.param': 'value text'} of a gin config text (imports, comments and macros' layout ignored)."""
-  found, key = {}, None
-  for line in config_text.splitlines():
-    stripped = line.strip()
-    if not stripped or stripped.startswith('#') or stripped.startswith('import ') or stripped.startswith('include '):
-      key = None
-      continue
-    match = _BINDING.match(line)
-    if match and not line[0].isspace():
-      key = match.group(1)
-      found[key] = match.group(2).strip()
-    elif key:  # A value continued over several lines.
-      found[key] += ' ' + stripped
-  return found
-
-
-def experiment(config_text):
-  """The bindings that define the experiment: everything but EXECUTION_ONLY."""
-  return experiment_of(bindings(config_text))
-
-
-def experiment_of(found):
-  """The bindings of {key: value text} that define the experiment: everything but EXECUTION_ONLY."""
-  return {key: value for key, value in found.items() if key not in EXECUTION_ONLY}
-
-
-def check_same_experiment(logdir, config_text):
-  """Records the experiment's bindings in <logdir>/experiment.json on first use; afterwards refuses (RunDirError)
-  a configuration whose experiment differs, naming the differing bindings."""
-  path = RunDir(logdir).experiment
-  current = experiment(config_text)
-  if not os.path.exists(path):
-    write_atomically(path, json.dumps(current, indent=1, sort_keys=True))
-    return
-  with open(path) as f:
-    recorded = json.load(f)
-  implicit = {key: value for key, value in IMPLICIT_BEFORE.items() if key not in recorded and key in current}
-  recorded = {**implicit, **recorded}
-  differing = sorted(set(recorded) | set(current), key=str)
-  differing = [key for key in differing if recorded.get(key) != current.get(key)]
-  if differing:
-    def before(key):
-      return f'{recorded[key]} (unset, as before the binding existed)' if key in implicit else recorded.get(key, '(unset)')
-    shown = '; '.join(f'{key}: {before(key)} -> {current.get(key, "(unset)")}' for key in differing[:4])
-    more = f' and {len(differing) - 4} more' if len(differing) > 4 else ''
-    raise RunDirError(f'{logdir} holds another experiment ({shown}{more}); resume it with its original settings, '
-                      'or give this one another --logdir')
 
 
 class Lock:

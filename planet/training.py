@@ -27,6 +27,7 @@ from planet import logger as logger_lib
 from planet import preprocess
 from planet import replay as replay_lib
 from planet import rollout
+from planet import run_identity
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet import updates
@@ -82,7 +83,7 @@ def train(logdir, task=gin.REQUIRED, seed=0, total_episodes=1000, seed_episodes=
   names = task_list(task, multitask_tasks)
   lock = rundir.prepare(logdir)  # One writer per run directory.
   try:
-    rundir.check_same_experiment(logdir, gin.config_str())
+    run_identity.check_same_experiment(logdir, gin.config_str())
     done = episodes_on_disk(logdir)
     if done >= total_episodes * len(names):
       logging.info('%s is complete: %d of %d episodes; nothing to do', logdir, done, total_episodes * len(names))

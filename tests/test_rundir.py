@@ -22,24 +22,6 @@ def test_the_layout_names_every_file_and_counts_episodes(tmp_path):
   assert rundir.list_episodes(layout.train_episodes)[0].endswith('000000-11.npz')
 
 
-def test_runs_recorded_before_a_binding_existed_resume_with_its_earlier_value(tmp_path):
-  # A run recorded before gin/base.gin had cem_plan.discount and cem_plan.resample_belief planned undiscounted, from
-  # a belief sample per candidate: it resumes with the overlays that restore that, not with the new defaults.
-  old = 'train.task = "cartpole"\ncem_plan.std_estimator = "std"\n'
-  rundir.check_same_experiment(str(tmp_path), old)
-  rundir.check_same_experiment(str(tmp_path), old + 'cem_plan.discount = 1.0\ncem_plan.resample_belief = True\n')
-  with pytest.raises(rundir.RunDirError) as error:
-    rundir.check_same_experiment(str(tmp_path), old + 'cem_plan.discount = 0.99\ncem_plan.resample_belief = False\n')
-  assert 'cem_plan.discount: 1.0 (unset, as before the binding existed) -> 0.99' in str(error.value)
-  assert 'cem_plan.resample_belief: True (unset, as before the binding existed) -> False' in str(error.value)
-  # A configuration that binds neither (one without gin/base.gin) is compared as it is.
-  rundir.check_same_experiment(str(tmp_path), old)
-  # A run that records the binding keeps its own value.
-  rundir.check_same_experiment(str(tmp_path / 'new'), old + 'cem_plan.discount = 0.99\n')
-  with pytest.raises(rundir.RunDirError, match=r'cem_plan.discount: 0.99 -> 1.0'):
-    rundir.check_same_experiment(str(tmp_path / 'new'), old + 'cem_plan.discount = 1.0\n')
-
-
 def test_collect_copies_small_files(tmp_path):
   logdir = tmp_path / 'logs' / 'cheetah' / 'ssm' / 'seed3'
   os.makedirs(logdir / 'checkpoints')

@@ -7,7 +7,7 @@ import pytest
 from planet import config as config_lib
 from planet import machine
 from planet import networks
-from planet import rundir
+from planet import run_identity
 from planet import runner
 
 NO_GPU = type('TF', (), {'config': type('Config', (), {'list_physical_devices': staticmethod(lambda kind: [])})})
@@ -45,7 +45,7 @@ def test_auto_precision_is_bfloat16_only_on_a_cpu_with_bfloat16_units_and_the_ru
     assert line.startswith(f"precision: Encoder.precision = '{expected}', Decoder.precision = '{expected}' ('auto'")
     assert ('AMX' in line) == (units == 'AMX' and not gpus) and ('GPU' in line) == bool(gpus)
     # config.gin and experiment.json hold the resolved value, so a resume elsewhere cannot switch it silently.
-    recorded = rundir.experiment(gin.config_str())
+    recorded = run_identity.experiment(gin.config_str())
     assert recorded['Encoder.precision'] == recorded['Decoder.precision'] == f"'{expected}'"
   # gin/float32.gin after it: nothing to resolve, nothing to say; an explicit bfloat16 is said as bound.
   config_lib.parse(['gin/cartpole.gin', 'gin/debug.gin', str(auto), 'gin/float32.gin'], [])

@@ -20,6 +20,7 @@ import numpy as np
 
 from planet import config as config_lib
 from planet import gin_text
+from planet import run_identity
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import matrix
@@ -100,19 +101,19 @@ def _normalized(value):
 def check_settings(path, task, config, gin_dir=None):
   """Whether the run in `path` ran what its name <config> means with today's gin files: ('checked', ''),
   ('unknown', reason) without a recorded configuration, or ('differs', reason naming the bindings that differ).
-  Bindings that only change how a run executes or how long (rundir.EXECUTION_ONLY) are left aside."""
+  Bindings that only change how a run executes or how long (run_identity.EXECUTION_ONLY) are left aside."""
   config_path = rundir.RunDir(path).config
   if not os.path.exists(config_path):
     return 'unknown', 'no config.gin: settings unknown'
   try:
     files, params = config_files(task, config, gin_dir)
-    expected = rundir.experiment_of(gin_text.files_bindings(files))
+    expected = run_identity.experiment_of(gin_text.files_bindings(files))
   except (ValueError, config_lib.ConfigError) as e:
     return 'differs', f'its name {config!r} is not a configuration: {e}'
   with open(config_path) as f:
-    recorded = rundir.experiment(f.read())
+    recorded = run_identity.experiment(f.read())
   # A run recorded before a binding existed ran with the value it then had (as a resume reads it).
-  recorded = {**{key: value for key, value in rundir.IMPLICIT_BEFORE.items() if key in expected}, **recorded}
+  recorded = {**{key: value for key, value in run_identity.IMPLICIT_BEFORE.items() if key in expected}, **recorded}
   for key, value in params.items():
     expected[key] = value
   keys = sorted((set(expected) | set(recorded)) - {'train.seed'})  # The seed is the path's seed<N>.
