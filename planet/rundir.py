@@ -133,9 +133,10 @@ def run_record(logdir, task, config, seed):
 
 
 def collect_run(logdir, results_root, task=None, config=None, seed=None):
-  """Copies a run directory's small files into results/<task>/<config>/seed<N>/ and writes its run.json; returns
-  the target. task/config/seed default to the run directory's own logs/<task>/<config>/seed<N> names (the names
-  scripts/train.py gave it: overlays and bindings included), so a run is collected under what it ran."""
+  """Copies a run directory's small files (SMALL_FILES and analysis/*.json) into results/<task>/<config>/seed<N>/
+  and writes its run.json; returns the target. task/config/seed default to the run directory's own
+  logs/<task>/<config>/seed<N> names (the names scripts/train.py gave it: overlays and bindings included), so a run
+  is collected under what it ran."""
   parts = os.path.normpath(os.path.abspath(logdir)).split(os.sep)
   match = re.match(r'^seed(\d+)$', parts[-1])
   seed = seed if seed is not None else (int(match.group(1)) if match else 0)
@@ -145,9 +146,14 @@ def collect_run(logdir, results_root, task=None, config=None, seed=None):
     raise FileNotFoundError(f'{logdir} has no metrics.jsonl: is it a run directory?')
   target = os.path.join(results_root, task, config, f'seed{seed}')
   os.makedirs(target, exist_ok=True)
-  for name in SMALL_FILES:
+  names = list(SMALL_FILES)
+  analysis = RunDir(logdir).analysis  # Evaluations with other settings, the planner's predictions: small JSON.
+  if os.path.isdir(analysis):
+    names += [os.path.join('analysis', name) for name in sorted(os.listdir(analysis)) if name.endswith('.json')]
+  for name in names:
     source = os.path.join(logdir, name)
-    if os.path.exists(source):
+    if os.path.isfile(source):
+      os.makedirs(os.path.dirname(os.path.join(target, name)), exist_ok=True)
       write_atomically(os.path.join(target, name), open_bytes(source))
   write_atomically(RunDir(target).run_record, json.dumps(run_record(logdir, task, config, seed), indent=1))
   return target

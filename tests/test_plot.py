@@ -59,3 +59,16 @@ def test_only_runs_with_the_settings_their_name_means_are_drawn(tmp_path):
   assert 'not drawn: finger/planet/seed0: no config.gin: settings unknown' in markdown
   # Nor does a figure's PlaNet curve take them.
   assert ('cheetah', 'planet') in figures.plot_comparison('fig', 't', [('planet', 'PlaNet')], runs, {}, str(tmp_path))
+
+
+def test_same_seed_runs_are_drawn_side_by_side_only_when_both_are_there(tmp_path):
+  write_result_run(tmp_path, 'cartpole', 'quick', 1, {5: [100.0], 10: [300.0]})
+  out = tmp_path / 'figures'
+  os.makedirs(out)
+  pair = ('pair', 'cartpole', 1, [('quick', 'float32'), ('quick-mixed_precision', 'bfloat16 convs')])
+  assert figures.plot_same_seed(analysis.find_runs(str(tmp_path)), str(out), *pair) is None  # One of two.
+  write_result_run(tmp_path, 'cartpole', 'quick-mixed_precision', 1, {5: [120.0], 10: [280.0]})
+  runs = analysis.find_runs(str(tmp_path))
+  assert figures.plot_same_seed(runs, str(out), *pair) == os.path.join(str(out), 'pair.png')
+  assert os.path.getsize(out / 'pair.png') > 0
+  assert figures.plot_same_seed(runs, str(out), 'other', 'cartpole', 0, pair[3]) is None  # Another seed: none.

@@ -28,11 +28,16 @@ def test_collect_copies_small_files(tmp_path):
   (logdir / 'metrics.jsonl').write_text('{"episodes": 1}\n')
   (logdir / 'operative_config.gin').write_text('x = 1\n')
   (logdir / 'checkpoints' / 'ckpt-1.index').write_text('big')
+  os.makedirs(logdir / 'analysis')
+  (logdir / 'analysis' / 'eval+cem_plan.candidates=1000.json').write_text('{"mean": 1.0}')
+  (logdir / 'analysis' / 'openloop_strip.png').write_text('an image')
   (logdir / 'command.txt').write_text('2026-12-06 10:00:00 on host (CPU Made-up x2 cores), commit abc1234: python '
                                       'scripts/train.py --gin_file=gin/cheetah.gin --gin_file=gin/ablations/ssm.gin\n')
   target = rundir.collect_run(str(logdir), str(tmp_path / 'results'))
   assert target.endswith(os.path.join('cheetah', 'ssm', 'seed3'))
-  assert sorted(os.listdir(target)) == ['command.txt', 'metrics.jsonl', 'operative_config.gin', 'run.json']
+  assert sorted(os.listdir(target)) == ['analysis', 'command.txt', 'metrics.jsonl', 'operative_config.gin', 'run.json']
+  # An evaluation with other settings is kept (small JSON); images and checkpoints are not.
+  assert os.listdir(os.path.join(target, 'analysis')) == ['eval+cem_plan.candidates=1000.json']
   record = json.load(open(os.path.join(target, 'run.json')))
   assert (record['config'], record['machine'], record['commit']) == ('ssm', 'CPU Made-up x2 cores', 'abc1234')
   assert record['settings'] == 'unknown'  # No config.gin in the run directory.

@@ -32,6 +32,9 @@ FIGURES = {
     'fig9_activation': ('Activation functions (Fig. 9)', [('planet', 'RSSM (ReLU)'), ('elu', 'RSSM (ELU)'),
                                                            ('ssm', 'SSM (ReLU)'), ('ssm-elu', 'SSM (ELU)')]),
 }
+# The same-seed runs that compare the convs in float32 and in bfloat16 (docs/performance.md, Mixed precision).
+PRECISION_PAIR = ('precision_cartpole', 'cartpole', 1, [('quick', 'float32'),
+                                                       ('quick-mixed_precision', 'bfloat16 convs')])
 COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
 
 
@@ -214,6 +217,37 @@ def plot_all_runs(runs, reference, out_dir):
                     reference, out_dir, tasks=tasks, checked_only=False)
 
 
+def plot_same_seed(runs, out_dir, name, task, seed, variants):
+  """Runs of one task and seed that differ in one setting (`variants`: [(run name, what it changed)]), drawn
+  episode by episode: returns, and the image and reward losses of training. None unless all of them are there."""
+  chosen = [next((r for r in runs if (r.task, r.variant, r.seed) == (task, v, seed)), None) for v, _ in variants]
+  if None in chosen:
+    return None
+  fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+  for run, (variant, label), color in zip(chosen, variants, COLORS):
+    records = [r for r in run.records if 'episodes' in r]
+    tests = [r for r in records if r.get('test_return') is not None]
+    axes[0].plot([r['episodes'] for r in tests], [r['test_return'] for r in tests], 'o-', color=color,
+                 label=f'{variant}: {label}, tests')
+    axes[0].plot([r['episodes'] for r in records], [r['train_return'] for r in records], '.', color=color, alpha=0.4,
+                 label=f'{variant}: training episodes')
+    for ax, key in zip(axes[1:], ('image_loss', 'reward_loss')):
+      losses = [r for r in records if r.get(key) is not None]
+      ax.plot([r['episodes'] for r in losses], [r[key] for r in losses], color=color, label=variant)
+  for ax, ylabel in zip(axes, ('return', 'image NLL (mean of the episode\'s updates)', 'reward NLL (mean of its updates)')):
+    ax.set_xlabel('episodes')
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=6)
+  axes[1].legend(fontsize=7)
+  fig.suptitle(f'{task}, seed {seed}: ' + ' against '.join(v for v, _ in variants), fontsize=9)
+  fig.tight_layout()
+  path = os.path.join(out_dir, f'{name}.png')
+  fig.savefig(path, dpi=130)
+  plt.close(fig)
+  return path
+
+
 def regenerate(results, out, reference_path, episode=None):
   """Table 1, Figs. 4-9, every run's curve and Fig. 12 from `results` into `out`. Returns the runs found."""
   os.makedirs(out, exist_ok=True)
@@ -231,6 +265,8 @@ def regenerate(results, out, reference_path, episode=None):
   for run in runs:
     if not run.variant.startswith('multitask'):
       plot_run(run)
+  if plot_same_seed(runs, out, *PRECISION_PAIR):
+    logging.info('%s: the same-seed float32 and bfloat16 runs', PRECISION_PAIR[0])
   if fig12(results, out):
     logging.info('fig12: the true-simulator sweep of %s', FIG12_TASK)
   else:
