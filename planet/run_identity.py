@@ -11,12 +11,14 @@ from planet import rundir
 # neither name the run directory nor block a resume.
 EXECUTION_ONLY = ('Learner.jit_compile', 'Agent.jit_compile', 'time_loop.unroll', 'train_step/time_loop.unroll',
                   'act/time_loop.unroll', 'train.prefetch_device', 'train.total_episodes', 'transposed_convs.rewrite')
-# Bindings that gin/base.gin gained after runs had been recorded, with the value that those runs had without them
+# Bindings that the gin files gained after runs had been recorded, with the value that those runs had without them
 # (the code's behaviour then): a run directory recorded before a binding existed resumes where it is bound to that
 # value (a configuration that binds neither, without gin/base.gin, is compared as it is).
 IMPLICIT_BEFORE = {
     'cem_plan.discount': '1.0', 'cem_plan.resample_belief': 'True',  # Bound in gin/base.gin from 48335d6 on.
     'RandomAgent.distribution': "'uniform'",  # Bound from 2026-12-06 on; the code's default before.
+    # 'auto' in gin/quick.gin from 2026-12-06 on; float32 before, and on a CPU without bfloat16 units still.
+    'Encoder.precision': "'float32'", 'Decoder.precision': "'float32'",
 }
 _BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
 
@@ -67,5 +69,7 @@ def check_same_experiment(logdir, config_text):
       return f'{recorded[key]} (unset, as before the binding existed)' if key in implicit else recorded.get(key, '(unset)')
     shown = '; '.join(f'{key}: {before(key)} -> {current.get(key, "(unset)")}' for key in differing[:4])
     more = f' and {len(differing) - 4} more' if len(differing) > 4 else ''
-    raise rundir.RunDirError(f'{logdir} holds another experiment ({shown}{more}); resume it with its original settings, '
-                      'or give this one another --logdir')
+    how = ' (gin/float32.gin or gin/mixed_precision.gin, added last, keeps its precision)' if any(
+        key.endswith('.precision') for key in differing) else ''
+    raise rundir.RunDirError(f'{logdir} holds another experiment ({shown}{more}); resume it with its original '
+                             f'settings{how}, or give this one another --logdir')

@@ -26,3 +26,17 @@ def test_a_run_bound_to_auto_precision_counts_under_its_name_with_what_auto_reso
     config = (path / 'config.gin').read_text()
     (path / 'config.gin').write_text(config + f'Encoder.precision = {recorded}\n')
     assert analysis.check_settings(str(path), 'cartpole', name)[0] == verdict
+
+
+def test_quick_runs_recorded_before_quick_gin_bound_auto_precision_still_count_as_quick(tmp_path):
+  # gin/quick.gin binds the convs' precision to 'auto'; a quick run recorded before, with no precision binding, ran
+  # float32 and is still a quick run. One that bound float16 is not.
+  path = tmp_path / 'cartpole' / 'quick' / 'seed0'
+  write_result_run(tmp_path, 'cartpole', 'quick', 0, {10: [1.0]})
+  config = (path / 'config.gin').read_text()
+  assert "Encoder.precision = 'auto'" in config
+  kept = ''.join(line + '\n' for line in config.splitlines() if '.precision' not in line)
+  (path / 'config.gin').write_text(kept)
+  assert analysis.check_settings(str(path), 'cartpole', 'quick') == ('checked', '')
+  (path / 'config.gin').write_text(kept + "Encoder.precision = 'float16'\n")
+  assert analysis.check_settings(str(path), 'cartpole', 'quick')[0] == 'differs'

@@ -39,3 +39,15 @@ def test_runs_recorded_before_a_binding_existed_resume_with_its_earlier_value(tm
   run_identity.check_same_experiment(str(tmp_path / 'new'), old + 'cem_plan.discount = 0.99\n')
   with pytest.raises(rundir.RunDirError, match=r'cem_plan.discount: 0.99 -> 1.0'):
     run_identity.check_same_experiment(str(tmp_path / 'new'), old + 'cem_plan.discount = 1.0\n')
+
+
+def test_a_run_recorded_float32_before_auto_precision_resumes_as_float32_and_is_told_how_elsewhere(tmp_path):
+  # A quick run recorded before gin/quick.gin bound the convs' precision to 'auto' computed in float32: it resumes
+  # where 'auto' resolves to float32; where it resolves to bfloat16 the refusal names the overlay that keeps float32.
+  old = 'train.task = "cartpole"\ntrain.batch_size = 16\n'
+  run_identity.check_same_experiment(str(tmp_path), old)
+  as_float32 = "Encoder.precision = 'float32'\nDecoder.precision = 'float32'\n"
+  run_identity.check_same_experiment(str(tmp_path), old + as_float32)
+  with pytest.raises(rundir.RunDirError, match=r"Encoder.precision: 'float32' \(unset, as before the binding existed\) "
+                     r"-> 'bfloat16'.*original settings \(gin/float32.gin or gin/mixed_precision.gin, added last"):
+    run_identity.check_same_experiment(str(tmp_path), old + as_float32.replace('float32', 'bfloat16'))

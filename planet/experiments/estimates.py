@@ -137,7 +137,8 @@ def cpu_hours(train, machines=None):
     return ''
   measured = column.get('training_episode_cartpole')  # A whole gin/quick.gin episode, for comparison.
   return (f'CPU time per run, scaled from the benchmark records of {device} (train step, plan call, env step; '
-          'a lower bound: test episodes, tracing and small batches\' lower efficiency not counted): ' +
+          'float32 convs; a lower bound for them: test episodes, tracing and small batches\' lower efficiency not '
+          'counted; where gin/quick.gin\'s \'auto\' picks bfloat16 convs the train step is faster): ' +
           ', '.join(f'{task} {value:.1f} h' for task, value in hours.items()) +
           (f"; measured: a whole quick cartpole episode took {measured['value']:.0f} s (training_episode_cartpole)"
            if measured else ''))
