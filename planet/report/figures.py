@@ -32,7 +32,7 @@ FIGURES = {
     'fig9_activation': ('Activation functions (Fig. 9)', [('planet', 'RSSM (ReLU)'), ('elu', 'RSSM (ELU)'),
                                                            ('ssm', 'SSM (ReLU)'), ('ssm-elu', 'SSM (ELU)')]),
 }
-# The same-seed runs that compare the convs in float32 and in bfloat16 (docs/performance.md, Mixed precision).
+# The same-seed runs that compare the convs in float32 and in bfloat16 (docs/performance.md, Adopted).
 PRECISION_PAIR = ('precision_cartpole', 'cartpole', 1, [('quick', 'float32'),
                                                        ('quick-mixed_precision', 'bfloat16 convs')])
 COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
