@@ -153,8 +153,7 @@ def collect_run(logdir, results_root, task=None, config=None, seed=None):
   for name in names:
     source = os.path.join(logdir, name)
     if os.path.isfile(source):
-      os.makedirs(os.path.dirname(os.path.join(target, name)), exist_ok=True)
-      write_atomically(os.path.join(target, name), open_bytes(source))
+      write_atomically(os.path.join(target, name), open_bytes(source))  # Creates analysis/ where needed.
   write_atomically(RunDir(target).run_record, json.dumps(run_record(logdir, task, config, seed), indent=1))
   return target
 

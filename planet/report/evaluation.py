@@ -76,7 +76,7 @@ def evaluate(run, episodes=10, seed=12345, explore=False):
             'mean': float(np.mean(returns)), 'std': float(np.std(returns)), 'bindings': run.bindings,
             'starts': starts, 'exploration_noise': agent.exploration_noise if explore else 0.0}
   path = eval_record_path(run, explore)
-  _write_record(path, json.dumps(result, indent=1))
+  rundir.write_atomically(path, json.dumps(result, indent=1))
   logging.info('mean test return over %d episodes: %.1f (std %.1f) -> %s', episodes, result['mean'], result['std'],
                path)
   return result
@@ -90,11 +90,6 @@ def _play_starts(run, policy, count, seed, explore, label):
     episode = rollout.run_episode_retrying(run.env, policy, episode_seed, explore=explore)
     logging.info('%s %d/%d: return %.1f', label, k + 1, count, float(episode['reward'].sum()))
     yield int(episode_seed[1]), episode
-
-
-def _write_record(path, text):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  rundir.write_atomically(path, text)
 
 
 def eval_record_path(run, explore=False):
@@ -146,7 +141,7 @@ def planner_predictions(run, episodes=3, seed=12345, tie=0.01):
   record = dict(summary, predicted=predicted.round(4).tolist(), realized=realized.round(4).tolist(),
                 spread=np.round(spread, 4).tolist())
   path = os.path.join(rundir.RunDir(run.logdir).analysis, 'planner_predictions.json')
-  _write_record(path, json.dumps(record))
+  rundir.write_atomically(path, json.dumps(record))
   logging.info('the planner predicted %.2f and got %.2f (mean discounted return of the next %d steps, over %d '
                'steps); its elite tied (spread under %g) at %.0f%% of the steps -> %s', summary['predicted_mean'],
                summary['realized_mean'], horizon, summary['steps'], tie, 100 * summary['tied_share'], path)
