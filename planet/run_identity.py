@@ -50,6 +50,12 @@ def experiment_of(found):
   return {key: value for key, value in found.items() if key not in EXECUTION_ONLY}
 
 
+def implicit_values(recorded, current):
+  """The IMPLICIT_BEFORE values a recorded configuration lacks and the current one binds: what the recorded run
+  ran with before those bindings existed."""
+  return {key: value for key, value in IMPLICIT_BEFORE.items() if key not in recorded and key in current}
+
+
 def check_same_experiment(logdir, config_text):
   """Records the experiment's bindings in <logdir>/experiment.json on first use; afterwards refuses (RunDirError)
   a configuration whose experiment differs, naming the differing bindings."""
@@ -60,7 +66,7 @@ def check_same_experiment(logdir, config_text):
     return
   with open(path) as f:
     recorded = json.load(f)
-  implicit = {key: value for key, value in IMPLICIT_BEFORE.items() if key not in recorded and key in current}
+  implicit = implicit_values(recorded, current)
   recorded = {**implicit, **recorded}
   differing = sorted(set(recorded) | set(current), key=str)
   differing = [key for key in differing if recorded.get(key) != current.get(key)]

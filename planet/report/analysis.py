@@ -113,7 +113,7 @@ def check_settings(path, task, config, gin_dir=None):
   with open(config_path) as f:
     recorded = run_identity.experiment(f.read())
   # A run recorded before a binding existed ran with the value it then had (as a resume reads it).
-  recorded = {**{key: value for key, value in run_identity.IMPLICIT_BEFORE.items() if key in expected}, **recorded}
+  recorded = {**run_identity.implicit_values(recorded, expected), **recorded}
   for key, value in params.items():
     expected[key] = value
   keys = sorted((set(expected) | set(recorded)) - {'train.seed'})  # The seed is the path's seed<N>.
