@@ -103,6 +103,14 @@ def gpu_names(tf):
           for gpu in tf.config.list_physical_devices('GPU')]
 
 
+def gpu_memory_peak_mib(tf):
+  """The most memory TensorFlow has held on its first GPU since the process started, in MiB (the env workers'
+  rendering memory not included); None without a GPU."""
+  if not tf.config.list_physical_devices('GPU'):
+    return None
+  return tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 20
+
+
 def gpu_report(tf, jit_compile):
   """One line naming the GPUs that TensorFlow sees, whether XLA is on and whether its loops run as command buffers
   (planet.XLA_DEFAULT_FLAGS, unless XLA_FLAGS set them otherwise); TensorFlow's own device lines are hidden by

@@ -24,6 +24,7 @@ from planet import agent as agent_lib
 from planet import checkpoint as checkpoint_lib
 from planet import envs
 from planet import logger as logger_lib
+from planet import machine
 from planet import preprocess
 from planet import replay as replay_lib
 from planet import rollout
@@ -37,14 +38,6 @@ from planet import wrappers
 
 class SetupError(RuntimeError):
   """The run could not start (e.g. an environment that cannot render); nothing was collected."""
-
-
-def gpu_memory_peak_mib():
-  """The most memory TensorFlow has held on its first GPU since the process started, in MiB (the env workers'
-  rendering memory not included); None without a GPU."""
-  if not tf.config.list_physical_devices('GPU'):
-    return None
-  return tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 20
 
 
 def _episode_return(episode):
@@ -251,7 +244,7 @@ class Trainer:
         if key in record:
           record[key] = record.pop(key)
       record['wall_time'] = wall_time()
-      peak = gpu_memory_peak_mib()
+      peak = machine.gpu_memory_peak_mib(tf)
       if peak is not None:
         record['gpu_peak_mib'] = round(peak)
       self.metrics.write(record, step=sum(self.counts) + 1)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from planet import training
+from planet import machine
 from planet.measure import benchmark
 
 
@@ -50,6 +50,6 @@ def test_benchmark_script_tiny(tmp_path):
 def test_gpu_memory_peak_is_a_record_on_a_gpu_only(monkeypatch, tmp_path):
   rows = benchmark.run(tiny=True, skip=benchmark.PARTS, committed_dir=str(tmp_path))
   assert rows == []  # No GPU on the test machines: no memory record.
-  monkeypatch.setattr(training, 'gpu_memory_peak_mib', lambda: 2048.5)
+  monkeypatch.setattr(machine, 'gpu_memory_peak_mib', lambda tf: 2048.5)
   rows = benchmark.run(tiny=True, skip=benchmark.PARTS, committed_dir=str(tmp_path))
   assert [(row['name'], row['value'], row['unit']) for row in rows] == [('gpu_memory_peak', 2048.5, 'MiB')]

@@ -89,3 +89,12 @@ def test_bfloat16_units_come_from_the_cpu_flags():
   assert machine.bfloat16_units(flags.format('avx512_bf16 amx_bf16 amx_tile')) == 'AMX'
   assert machine.bfloat16_units(flags.format('avx512_bf16')) == 'AVX512_BF16'
   assert machine.bfloat16_units(flags.format('')) is None and machine.bfloat16_units('') is None
+
+
+def test_gpu_memory_peak_is_read_from_the_first_gpu(monkeypatch):
+  import tensorflow as tf
+  assert machine.gpu_memory_peak_mib(tf) is None  # No GPU on the test machines.
+  monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: ['GPU:0'] if kind == 'GPU' else [])
+  monkeypatch.setattr(tf.config.experimental, 'get_memory_info',
+                      lambda device: {'GPU:0': {'current': 2 ** 20, 'peak': 3 * 2 ** 29}}[device])
+  assert machine.gpu_memory_peak_mib(tf) == 1536.0

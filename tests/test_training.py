@@ -15,6 +15,7 @@ from conftest import fake_run_gin
 from planet import config as config_lib
 from planet import envs
 from planet import logger
+from planet import machine
 from planet import replay as replay_lib
 from planet import training
 from planet import updates
@@ -30,7 +31,7 @@ def _train(logdir, total, extra=()):
 
 def test_fake_env_end_to_end(tmp_path, monkeypatch):
   # On a GPU every metrics line carries TensorFlow's peak GPU memory (faked here: the test machines have none).
-  monkeypatch.setattr(training, 'gpu_memory_peak_mib', lambda: 1234.4)
+  monkeypatch.setattr(machine, 'gpu_memory_peak_mib', lambda tf: 1234.4)
   records = _train(tmp_path, 4)
   assert all(r['gpu_peak_mib'] == 1234 for r in records)
   assert [r['episodes'] for r in records] == [1, 2, 3, 4]
@@ -169,14 +170,6 @@ def test_a_run_traces_the_code_it_imported_when_the_source_changes(tmp_path):
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert 'loss' in result.stdout and 'action' in result.stdout
-
-
-def test_gpu_memory_peak_is_read_from_the_first_gpu(monkeypatch):
-  assert training.gpu_memory_peak_mib() is None  # No GPU on the test machines.
-  monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: ['GPU:0'] if kind == 'GPU' else [])
-  monkeypatch.setattr(tf.config.experimental, 'get_memory_info',
-                      lambda device: {'GPU:0': {'current': 2 ** 20, 'peak': 3 * 2 ** 29}}[device])
-  assert training.gpu_memory_peak_mib() == 1536.0
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):

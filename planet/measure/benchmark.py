@@ -12,11 +12,11 @@ from planet import agent as agent_lib
 from planet import config as config_lib
 from planet import envs
 from planet import gin_text
+from planet import machine
 from planet import networks
 from planet import replay as replay_lib
 from planet import rollout
 from planet import tasks as tasks_lib
-from planet import training
 from planet import updates
 from planet import world_model
 from planet.experiments import records
@@ -63,7 +63,7 @@ def run(out=None, jit=False, tasks=None, episode_gin='gin/quick.gin', gin_files=
     config_lib.parse(episode_files + gin_files, [f'Learner.jit_compile = {jit}', f'Agent.jit_compile = {jit}'] +
                      gin_params)
     _training_episode(report, rng, episode_gin or 'paper')
-  memory = training.gpu_memory_peak_mib()
+  memory = machine.gpu_memory_peak_mib(tf)
   if memory is not None:  # On a GPU: the most memory TensorFlow held for everything measured above.
     report.add('gpu_memory_peak', memory, 'MiB')
   differs = (['XLA'] if jit else []) + (['tiny sizes'] if tiny else []) + gin_files + gin_params
