@@ -80,3 +80,11 @@ def test_seeds_are_ranges_and_lists():
   assert matrix.parse_seeds('1,3-4') == [1, 3, 4] and matrix.parse_seeds(None) is None
   with pytest.raises(ValueError):
     matrix.parse_seeds('a-b')
+
+
+def test_reduced_compute_is_read_from_the_run_name_train_py_gives():
+  # The CPU matrix's runs and the overlays added after gin/quick.gin are reduced compute; the paper's runs are not.
+  assert all(matrix.reduced_compute(run.config) for run in matrix.runs('cpu', seeds=[0]))
+  assert matrix.reduced_compute('quick-mixed_precision')
+  assert not any(matrix.reduced_compute(run.config) for run in matrix.runs('all') if run.kind == 'train')
+  assert not matrix.reduced_compute('quickest') and not matrix.reduced_compute('planet')

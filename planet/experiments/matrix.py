@@ -70,6 +70,13 @@ MATRICES = {
 MATRICES['all'] = (sorted({v for vs, kind in MATRICES.values() if kind == 'train' for v in vs}), 'all')
 # Not the paper's: PlaNet at reduced compute (gin/quick.gin) on the six tasks, what a CPU can learn in hours a task.
 MATRICES['cpu'] = (['quick'], 'train')
+
+
+def reduced_compute(config):
+  """Whether a run's <config> starts with the overlay gin/quick.gin: reduced compute, not the paper's."""
+  return config.split('-')[0] == 'quick'
+
+
 PAPER_SEEDS = 5  # Table 1 and the curves: 5 seeds (x 10 test trajectories).
 TRUE_SIM_EPISODES = 10  # Our choice for the true-simulator row: 10 episodes per task (the paper does not say).
 

@@ -88,7 +88,7 @@ def _panel(ax, task, variants, runs, reference, checked_only, labelled, missing)
     seeds = len({r.seed for r in selected})
     last_episode = max(last_episode, episodes[-1])
     # Reduced-compute runs (gin/quick.gin) thin and dash-dotted, runs at the paper's settings solid.
-    style = dict(linewidth=1.1, linestyle='-.') if variant.startswith('quick') else dict(linewidth=1.8)
+    style = dict(linewidth=1.1, linestyle='-.') if matrix.reduced_compute(variant) else dict(linewidth=1.8)
     ax.plot(episodes, median, color=color, label=f'{label} ({seeds} seed{"s" * (seeds > 1)})' if labelled else None,
             **style)
     ax.fill_between(episodes, low, high, color=color, alpha=0.2, linewidth=0)
@@ -204,10 +204,10 @@ def plot_all_runs(runs, reference, out_dir):
   order = tasks_lib.names()
   tasks = sorted({r.task for r in runs}, key=lambda t: order.index(t) if t in order else len(order))
   variants = []
-  for variant in sorted({r.variant for r in runs}, key=lambda v: (v.startswith('quick'), v)):
+  for variant in sorted({r.variant for r in runs}, key=lambda v: (matrix.reduced_compute(v), v)):
     selected = [r for r in runs if r.variant == variant]
     states = {r.settings[0] for r in selected}
-    kind = 'reduced compute' if variant.startswith('quick') else 'paper settings'
+    kind = 'reduced compute' if matrix.reduced_compute(variant) else 'paper settings'
     label = f'{kind}: {variant} ({analysis.machines(selected)})' + (
         '' if states == {'checked'} else ', settings unknown' if 'unknown' in states else ', settings differ')
     variants.append((variant, label))
