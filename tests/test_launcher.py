@@ -222,3 +222,10 @@ def test_the_sweep_driver_killed_and_rerun_duplicates_nothing(tmp_path):
     assert len(commands) >= 2  # Started, then resumed by the rerun.
     collected = results / 'fake' / 'planet' / f'seed{seed}'
     assert [r['episodes'] for r in logger.read_metrics(collected)][-1] == 6
+
+
+def test_runs_with_work_on_disk_start_first_then_the_matrix_order():
+  runs = matrix.runs('fig12', episodes=2)
+  states = {run: 'not started' for run in runs}
+  states.update({runs[0]: 'done', runs[1]: 'running', runs[2]: 'failed', runs[20]: 'partial'})
+  assert launcher.to_start(runs, states) == [runs[20], runs[2]] + runs[3:20] + runs[21:]

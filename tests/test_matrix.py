@@ -88,3 +88,11 @@ def test_reduced_compute_is_read_from_the_run_name_train_py_gives():
   assert matrix.reduced_compute('quick-mixed_precision')
   assert not any(matrix.reduced_compute(run.config) for run in matrix.runs('all') if run.kind == 'train')
   assert not matrix.reduced_compute('quickest') and not matrix.reduced_compute('planet')
+
+
+def test_true_simulator_episodes_come_episode_by_episode_cheapest_setting_first():
+  runs = matrix.runs('fig12', episodes=3)
+  assert [run.seed for run in runs] == [0] * 17 + [1] * 17 + [2] * 17
+  costs = [run.setting[0] * run.setting[1] * run.setting[2] for run in runs[:17]]
+  assert costs == sorted(costs) and costs[0] == 12 * 1 * 1000 and costs[-1] == 12 * 10 * 2000
+  assert {run.setting for run in runs[:17]} == {tuple(s) for s in matrix.cem_sweep_settings()}

@@ -152,6 +152,13 @@ def collect(selected, results='results'):
   return copied
 
 
+def to_start(selected, states):
+  """The runs of `selected` to start by their `states` ({run: state.status}): those with work on disk ('partial')
+  first, which counts only once they finish, then the others unfinished, each group in the matrix's order."""
+  todo = [run for run in selected if states[run] in ('not started', 'partial', 'failed')]
+  return sorted(todo, key=lambda run: states[run] != 'partial')
+
+
 def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, results='results', threads=None,
            ray_init=None, bar=None):
   """Runs every unfinished run as one Ray task (embedded single-machine Ray by default; `address='auto'` joins a
@@ -161,7 +168,7 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
   code, last line)} of the runs started."""
   import ray  # pylint: disable=import-outside-toplevel  # Only the launcher needs Ray (an optional extra).
   states = {run: state.status(run, results)[0] for run in selected}
-  todo = [run for run in selected if states[run] in ('not started', 'partial', 'failed')]
+  todo = to_start(selected, states)
   # Runs another process holds (another sweep, or the runs of a driver killed with SIGKILL, still ending): never a
   # second writer; they are waited for, and started here if they stop unfinished.
   waiting = [run for run in selected if states[run] == 'running']

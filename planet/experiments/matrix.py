@@ -178,9 +178,12 @@ def runs(matrix, tasks=None, variants=None, seeds=None, episodes=TRUE_SIM_EPISOD
     if kind in ('fig12', 'all'):  # Fig. 12: cheetah over the grid.
       jobs += [(task, setting) for task in (['cheetah'] if kind == 'all' or not tasks else names)
                for setting in cem_sweep_settings() if (task, setting) not in jobs]
-    for task, setting in jobs:
-      for estimator in estimators:
-        for episode in range(episodes):
+    # Episode by episode, the cheapest settings first (simulated steps per plan call: H x I x J): a sweep stopped early
+    # has points for every setting it reached, each knob's panel filling from its cheap end.
+    jobs.sort(key=lambda job: job[1].horizon * job[1].iterations * job[1].candidates)
+    for episode in range(episodes):
+      for task, setting in jobs:
+        for estimator in estimators:
           record = os.path.join(results, 'true_sim', 'jobs', task, true_sim_job_name(estimator, setting, episode))
           found.append(Run('truesim', task, estimator, episode, record, (), tuple(setting)))
   return found
