@@ -135,8 +135,8 @@ def fig12(results, out_dir, task=FIG12_TASK):
     missing = [v for v in matrix.CEM_SWEEP[knob] if (knob, v) not in settings]
     grid = matrix.CEM_SWEEP[knob]  # The grid's span, whether or not each value has episodes yet.
     if max(grid) / min(grid) >= 20:  # Candidates and top K: a log axis keeps 10, 30 and 100 apart.
+      ax.set_xlim(min(grid) / 1.5, max(grid) * 1.5)  # Before the scale: one point's own limits would be equal.
       ax.set_xscale('log')
-      ax.set_xlim(min(grid) / 1.5, max(grid) * 1.5)
     else:
       ax.set_xlim(min(grid) - 0.06 * (max(grid) - min(grid)), max(grid) + 0.06 * (max(grid) - min(grid)))
     ax.set_xticks(grid, [str(value) for value in grid])
