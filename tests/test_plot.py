@@ -22,23 +22,43 @@ def test_table1_and_figures_from_synthetic_runs(tmp_path):
   figures.regenerate(str(results), str(out), REFERENCE)
   rows = list(csv.reader(open(out / 'table1.csv')))
   header, ours = rows[0], rows[1]
-  assert ours[header.index('cheetah')] == '70 (ep 20; 1 seed, n=1)'
+  assert ours[header.index('cheetah')] == '60 (ep 10-20; 1 seed, n=2)'  # fewer than five tests: all of them
   assert ours[header.index('reacher')] == ''  # missing, not zero
   published = {row[0]: row for row in rows[2:]}
   assert published['PlaNet'][header.index('cartpole')] == '821'
   assert published['CEM + true simulator'][header.index('walker')] == '994'
   assert ours[0] == 'PlaNet, paper settings (this code)'
-  assert ours[header.index('cartpole')] == '700 (ep 20; 2 seeds, n=4)'  # mean of 400, 600, 800, 1000 at episode 20
+  # Each seed's mean first (100, 400, 600 and 200, 800, 1000), then the mean over seeds.
+  assert ours[header.index('cartpole')] == '517 (ep 10-20; 2 seeds, n=6)'
   markdown = open(out / 'table1.md').read()
   assert 'not drawn: cheetah/ssm/seed0: `ssm` is not a Table 1 row' in markdown
-  # Scoring at an earlier episode uses the test point at or before it.
+  # Scoring at an earlier episode uses the test points at or before it.
   figures.regenerate(str(results), str(out), REFERENCE, episode=15)
   rows = list(csv.reader(open(out / 'table1.csv')))
-  assert rows[1][header.index('cartpole')] == '150 (ep 10; 2 seeds, n=2)'
+  assert rows[1][header.index('cartpole')] == '150 (ep 10; 2 seeds, n=2)'  # (100 + 200) / 2
   assert os.path.getsize(results / 'cartpole' / 'planet' / 'seed0' / 'curve.png') > 1000
   for name in list(figures.FIGURES) + ['all_runs']:
     for ext in ('png', 'pdf'):
       assert os.path.getsize(out / f'{name}.{ext}') > 1000
+
+
+def test_a_cell_takes_each_seeds_last_tests_holding_five_trajectories():
+  single = _Run({e: [float(e)] for e in range(10, 101, 10)})  # one test episode every 10 episodes
+  # The last five single-episode tests (60-100), not the last one alone.
+  assert analysis.final_score([single]) == (80.0, 1, 5, [(60, 100)])
+  assert analysis.final_score([single], episode=75) == (50.0, 1, 5, [(30, 70)])
+  # A run's final point of ten trajectories is enough by itself; seeds weigh equally whatever their n.
+  final = _Run({140: [0.0], 150: [500.0] * 9 + [510.0]})
+  assert analysis.final_score([final]) == (501.0, 1, 10, [(150, 150)])
+  assert analysis.final_score([single, final]) == ((80.0 + 501.0) / 2, 2, 15, [(60, 100), (150, 150)])
+  assert analysis.final_score([_Run({})]) is None
+
+
+class _Run:
+  """A run as analysis reads it: its metrics records with the test returns at each episode count."""
+
+  def __init__(self, points):
+    self.records = [dict(episodes=e, test_returns=returns) for e, returns in sorted(points.items())]
 
 
 def test_only_runs_with_the_settings_their_name_means_are_drawn(tmp_path):

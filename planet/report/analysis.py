@@ -127,6 +127,10 @@ def check_settings(path, task, config, gin_dir=None):
   return 'differs', shown + (f' and {len(differing) - 3} more' if len(differing) > 3 else '')
 
 
+# Table 1's cells: at least this many test trajectories per seed (the paper: 10 at the final point of 5 seeds).
+FINAL_TRAJECTORIES = 5
+
+
 def test_points(records):
   """{episodes: [test returns]} of one run."""
   points = {}
@@ -153,23 +157,28 @@ def pooled_curve(runs, low=5, high=95):
           [float(np.percentile(v, high)) for v in values], [len(v) for v in values])
 
 
-def final_score(runs, episode=None):
-  """Mean test return over seeds x trajectories at `episode` (default: each run's last test point).
+def final_score(runs, episode=None, min_trajectories=FINAL_TRAJECTORIES):
+  """Each seed's mean test return over its last test points (at or before `episode`) that together hold at least
+  `min_trajectories` trajectories, averaged over seeds: a run's final point of 10 trajectories alone, or the last
+  five points of one trajectory each, rather than one noisy episode.
 
-  Returns (mean, number of seeds, number of trajectories, episodes used per seed) or None.
+  Returns (mean, number of seeds, number of trajectories, (first, last) test episode used per seed) or None.
   """
-  returns, used = [], []
+  seed_means, trajectories, used = [], 0, []
   for run in runs:
-    points = test_points(run.records)
-    candidates = [e for e in points if episode is None or e <= episode]
-    if not candidates:
+    points = sorted((e, returns) for e, returns in test_points(run.records).items() if episode is None or e <= episode)
+    window = []
+    while points and sum(len(returns) for _, returns in window) < min_trajectories:
+      window.insert(0, points.pop())
+    if not window:
       continue
-    last = max(candidates)
-    returns.extend(points[last])
-    used.append(last)
-  if not returns:
+    returns = [value for _, point in window for value in point]
+    seed_means.append(sum(returns) / len(returns))
+    trajectories += len(returns)
+    used.append((window[0][0], window[-1][0]))
+  if not seed_means:
     return None
-  return sum(returns) / len(returns), len(used), len(returns), used
+  return sum(seed_means) / len(seed_means), len(seed_means), trajectories, used
 
 
 def read_reference(path):

@@ -14,9 +14,9 @@ TABLE_ROWS = (('planet', "PlaNet, paper settings (this code)"),
 
 
 def rows(runs, episode=None):
-  """Our PlaNet rows of Table 1: ([label, modality, episodes, cell per task]) and notes. A cell is the mean test
-  return over seeds x trajectories at each run's last test point (at or before `episode`), with the episode, the
-  seeds and n (trajectories) behind it; a missing cell stays empty."""
+  """Our PlaNet rows of Table 1: ([label, modality, episodes, cell per task]) and notes. A cell is the mean over
+  seeds of each seed's last test points (at or before `episode`) holding at least five test trajectories
+  (analysis.final_score), with the episodes, the seeds and n (trajectories) behind it; a missing cell stays empty."""
   ours, notes = [], []
   for config, label in TABLE_ROWS:
     row = [label, 'pixels', 'per cell']
@@ -27,7 +27,7 @@ def rows(runs, episode=None):
         row.append('')
         continue
       mean, seeds, trajectories, used = score
-      episodes = '/'.join(str(e) for e in sorted(set(used)))
+      episodes = '/'.join(f'{first}-{last}' if first != last else str(last) for first, last in sorted(set(used)))
       row.append(f'{mean:.0f} (ep {episodes}; {seeds} seed{"s" * (seeds > 1)}, n={trajectories})')
       notes.append(f'{config}, {task}: ' + ', '.join(f'{r.task}/{r.config}/seed{r.seed}' for r in selected) +
                    f' on {analysis.machines(selected)}')
@@ -79,9 +79,10 @@ def write(runs, reference, episode, out_dir, results):
     writer.writerows(table)
   with open(os.path.join(out_dir, 'table1.md'), 'w') as f:
     f.write(markdown(header, table))
-    f.write('\nOur cells: mean test return over seeds x test trajectories (n) at the last test point at or before '
-            f'episode {episode or "(any)"} (ep); true-simulator cells: mean over n episodes at H=12, I=10, J=1000, '
-            'K=100. The published rows are after 1000 (PlaNet) and 1e5 (A3C, D4PG) episodes.\n')
+    f.write('\nOur cells: mean over seeds of each seed\'s test return over its last test points at or before '
+            f'episode {episode or "(any)"} that hold at least {analysis.FINAL_TRAJECTORIES} test trajectories (ep: '
+            'the test episodes used; n: trajectories in all); true-simulator cells: mean over n episodes at H=12, '
+            'I=10, J=1000, K=100. The published rows are after 1000 (PlaNet) and 1e5 (A3C, D4PG) episodes.\n')
     for note in notes:
       f.write(f'- {note}\n')
     for line in not_drawn(runs):
