@@ -20,6 +20,11 @@ IMPLICIT_BEFORE = {
     # 'auto' in gin/quick.gin from 2026-12-06 on; float32 before, and on a CPU without bfloat16 units still.
     'Encoder.precision': "'float32'", 'Decoder.precision': "'float32'",
 }
+# How to resume with the recorded value of a binding that an overlay sets, named in the refusal when it differs.
+RESUME_HINTS = {
+    'Encoder.precision': 'gin/float32.gin or gin/mixed_precision.gin, added last, keeps its precision',
+    'Decoder.precision': 'gin/float32.gin or gin/mixed_precision.gin, added last, keeps its precision',
+}
 _BINDING = re.compile(r'^([A-Za-z_][\w.]*(?:/[\w.]+)*)\s*=\s*(.*)$')
 
 
@@ -75,7 +80,7 @@ def check_same_experiment(logdir, config_text):
       return f'{recorded[key]} (unset, as before the binding existed)' if key in implicit else recorded.get(key, '(unset)')
     shown = '; '.join(f'{key}: {before(key)} -> {current.get(key, "(unset)")}' for key in differing[:4])
     more = f' and {len(differing) - 4} more' if len(differing) > 4 else ''
-    how = ' (gin/float32.gin or gin/mixed_precision.gin, added last, keeps its precision)' if any(
-        key.endswith('.precision') for key in differing) else ''
+    hints = sorted({RESUME_HINTS[key] for key in differing if key in RESUME_HINTS})
+    how = f' ({"; ".join(hints)})' if hints else ''
     raise rundir.RunDirError(f'{logdir} holds another experiment ({shown}{more}); resume it with its original '
                              f'settings{how}, or give this one another --logdir')

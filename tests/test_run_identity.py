@@ -51,3 +51,6 @@ def test_a_run_recorded_float32_before_auto_precision_resumes_as_float32_and_is_
   with pytest.raises(rundir.RunDirError, match=r"Encoder.precision: 'float32' \(unset, as before the binding existed\) "
                      r"-> 'bfloat16'.*original settings \(gin/float32.gin or gin/mixed_precision.gin, added last"):
     run_identity.check_same_experiment(str(tmp_path), old + as_float32.replace('float32', 'bfloat16'))
+  # Another binding differing alone gets no such hint.
+  with pytest.raises(rundir.RunDirError, match=r'train.batch_size: 16 -> 50\); resume it with its original settings, or'):
+    run_identity.check_same_experiment(str(tmp_path), old.replace('16', '50') + as_float32)
