@@ -21,7 +21,12 @@ def test_cpu_matrix_runs_quick_on_every_task_and_states_its_cpu_hours(tmp_path):
                                       'env_step_cartpole': {'value': 0.01}}}
   line = estimates.cpu_hours([runs[0]], machines)
   assert 'CPU Made-up x2 cores' in line and f'cartpole {52.0 * 145 / 3600:.1f} h' in line
-  assert 'GPU time' not in estimates.plan_summary(runs, 1)  # Reduced-compute runs: CPU hours only.
+  summary = estimates.plan_summary(runs, 1)
+  assert 'GPU time' not in summary  # Reduced-compute runs: CPU hours only.
+  # RAM at gin/quick.gin's 150 episodes: 2.8 GB + 150 x 126 steps x 64 x 64 x 3 bytes for cartpole (0.23 GB); finger
+  # and walker, action repeat 2, 501 steps an episode (0.92 GB).
+  assert 'per training run at its 150 episodes: RAM 3.0-3.7 GB' in summary
+  assert 'at its 1000 episodes: RAM 4.3-' in estimates.plan_summary(matrix.runs('table1', seeds=[0]), 1)
   # scripts/train.py's hint reads the same sizes from the parsed configuration: the same 52 s an episode.
   config_lib.parse([os.path.join(ROOT, 'gin', 'cartpole.gin'), os.path.join(ROOT, 'gin', 'quick.gin')], [])
   assert abs(estimates.cpu_episode_minutes(machines['CPU Made-up x2 cores']) - 52.0 / 60) < 1e-9

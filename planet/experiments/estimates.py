@@ -26,14 +26,17 @@ def plan_summary(selected, gpus_per_run, results='results'):
   sim = [run for run in selected if run.kind == 'truesim']
   lines = [f'{len(selected)} runs: {len(train)} training runs, {len(sim)} true-simulator episodes']
   if train:
-    ram, disk = [], []
+    ram, disk, totals = [], [], set()
     for run in train:
       names = tasks_lib.names() if run.task == 'multitask' else [run.task]
-      steps = sum(1000 // tasks_lib.get(name).action_repeat + 1 for name in names) * 1000
+      episodes = total_episodes(run)
+      totals.add(episodes)
+      steps = sum(1000 // tasks_lib.get(name).action_repeat + 1 for name in names) * episodes
       ram.append(TRAINER_RAM_GB + steps * IMAGE_BYTES / 1e9)
       disk.append(steps * EPISODE_DISK_BYTES_PER_STEP / 1e9 + CHECKPOINT_DISK_GB)
-    lines.append(f'per training run at 1000 episodes: RAM {min(ram):.1f}-{max(ram):.1f} GB (trainer + replay images), '
-                 f'disk {min(disk):.2f}-{max(disk):.2f} GB; all: {sum(disk):.0f} GB of disk')
+    lines.append(f"per training run at its {'/'.join(map(str, sorted(totals)))} episodes: RAM "
+                 f'{min(ram):.1f}-{max(ram):.1f} GB (trainer + replay images), disk {min(disk):.2f}-{max(disk):.2f} '
+                 f'GB; all: {sum(disk):.1f} GB of disk')
     if any(run.variant != 'quick' for run in train):
       lines.append(gpu_time(len(train)))
     if gpus_per_run < 1:
@@ -44,6 +47,14 @@ def plan_summary(selected, gpus_per_run, results='results'):
   if sim:
     lines.append(true_sim_minutes(sorted({run.task for run in sim}), results))
   return '\n'.join(lines)
+
+
+def total_episodes(run):
+  """A training run's train.total_episodes as its gin files bind it (1000, the paper's, where they do not)."""
+  try:
+    return int(gin_text.files_bindings(run.gin_files).get('train.total_episodes', 1000))
+  except ValueError:
+    return 1000
 
 
 def true_sim_minutes(task_names, results='results'):
