@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -66,6 +67,52 @@ def test_an_episode_stopped_part_way_resumes_where_it_stopped(tmp_path, caplog):
   info = {}
   assert true_sim_episodes.play_episode(sim, settings, seed=1, checkpoint=checkpoint, info=info) == whole
   assert info['resumed_at'] == [] and 'starting the episode over' in caplog.text
+
+
+class _SparseSim:
+  """A true simulator of a sparse task, by hand: no candidate scores from the first `blind` agent steps, every one
+  from those after, and the real reward is 1 from step `blind` + 2 on (the plan reaches it a step later)."""
+  task, action_repeat, action_size, max_env_steps = 'sparse', 1, 1, 6
+
+  def __init__(self, blind):
+    self.blind, self.steps = blind, 0
+
+  def reset(self, seed=None):
+    self.steps = 0
+
+  def state(self):
+    return self.steps
+
+  def returns(self, state, actions):
+    return np.full(len(actions), float(state >= self.blind))
+
+  def step(self, action):
+    self.steps += 1
+    return float(self.steps > self.blind + 1), self.steps == self.max_env_steps
+
+
+def test_an_episode_counts_the_steps_its_planner_was_blind(tmp_path):
+  settings = matrix.CemSettings(horizon=2, iterations=2, candidates=8, top_k=2)
+  info = {}
+  assert true_sim_episodes.play_episode(_SparseSim(blind=3), settings, seed=0, info=info) == 2.0
+  assert (info['blind_steps'], info['first_reward_step']) == (3, 5)
+  # Stopped and resumed: the count goes on from the checkpoint; an older checkpoint without it makes it unknown.
+  checkpoint = str(tmp_path / 'ep0.json.partial')
+  with pytest.raises(KeyboardInterrupt):
+    true_sim_episodes.play_episode(_SparseSim(blind=3), settings, seed=0, progress=_StopAfter(2),
+                                   checkpoint=checkpoint)
+  assert json.load(open(checkpoint))['blind_steps'] == 2
+  with pytest.raises(KeyboardInterrupt):
+    true_sim_episodes.play_episode(_SparseSim(blind=3), settings, seed=0, progress=_StopAfter(4),
+                                   checkpoint=checkpoint)
+  saved = json.load(open(checkpoint))
+  with open(checkpoint + '.old', 'w') as f:
+    json.dump({key: value for key, value in saved.items() if key != 'blind_steps'}, f)
+  true_sim_episodes.play_episode(_SparseSim(blind=3), settings, seed=0, checkpoint=checkpoint, info=info)
+  assert (info['blind_steps'], info['first_reward_step'], info['resumed_at']) == (3, 5, [2, 4])
+  info = {}
+  true_sim_episodes.play_episode(_SparseSim(blind=3), settings, seed=0, checkpoint=checkpoint + '.old', info=info)
+  assert (info['blind_steps'], info['first_reward_step'], info['resumed_at']) == (None, 5, [2, 4])
 
 
 def _script_exit(record, play_one, monkeypatch):

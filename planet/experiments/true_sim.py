@@ -124,10 +124,12 @@ class TrueSimulator:
     return self.rewards(state, actions).sum(-1)
 
 
-def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None):
+def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None, stats=None):
   """Algorithm 2 with the true simulator scoring the candidates; the refit is `planner.refit`.
 
   Returns the final mean action sequence [H, A]. `init_mean` replaces the Normal(0, I) start's mean (warm start).
+  `stats`, a dict, receives `scoring`: per iteration, how many candidates returned more than zero (all zero: the
+  top K were ties at zero, and the refit averaged random sequences).
   """
   mean = np.zeros([settings.horizon, sim.action_size]) if init_mean is None else np.array(init_mean, np.float64)
   std = np.ones_like(mean)
@@ -135,6 +137,8 @@ def cem_plan(sim, state, settings, rng, std_estimator='std', init_mean=None):
   for _ in range(settings.iterations):
     actions = np.clip(mean + std * rng.standard_normal((settings.candidates,) + mean.shape), -1, 1)
     returns = sim.returns(state, actions)
+    if stats is not None:
+      stats.setdefault('scoring', []).append(int(np.sum(returns > 0)))
     mean, std = planner.refit(tf.constant(actions, tf.float32), tf.constant(returns, tf.float32), top_k,
                               std_estimator)
     mean, std = mean.numpy().astype(np.float64), std.numpy().astype(np.float64)

@@ -31,57 +31,69 @@ def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_s
   generator's state, the warm-start plan). A call that finds it replays those actions in the env (MuJoCo is
   deterministic) and goes on with the same random draws as an episode that never stopped; if the replay does not
   reproduce the saved return (another physics build), the episode starts over. The file is removed at the end.
-  `info`, a dict, receives at the end `resumed_at` (the agent steps that resumes continued from; empty if none)
-  and `seconds` (the episode's time, that before any resumes included).
+  `info`, a dict, receives at the end `resumed_at` (the agent steps that resumes continued from; empty if none),
+  `seconds` (the episode's time, that before any resumes included) and the planner's view of a sparse reward:
+  `blind_steps`, the agent steps at which no candidate of any CEM iteration returned more than zero (None when the
+  episode resumed from a checkpoint that did not count them), and `first_reward_step`, the first agent step (from
+  1) whose reward was above zero (None if none).
   """
   tic, rng = time.time(), np.random.RandomState(seed)
   identity = dict(task=sim.task, settings=list(settings), std_estimator=std_estimator, warm_start=warm_start,
                   seed=seed, steps=sim.max_env_steps // sim.action_repeat)
   sim.reset(seed)
-  total, done, init, actions, seconds_before, resumes = _resume(sim, seed, rng, checkpoint, identity)
+  total, done, init, actions, seconds_before, resumes, seen = _resume(sim, seed, rng, checkpoint, identity)
   if progress is not None:
     progress.update(len(actions))
   while not done:
-    plan = true_sim.cem_plan(sim, sim.state(), settings, rng, std_estimator, init)
+    stats = {}
+    plan = true_sim.cem_plan(sim, sim.state(), settings, rng, std_estimator, init, stats)
     reward, done = sim.step(plan[0])
     if warm_start:
       init = np.concatenate([plan[1:], np.zeros_like(plan[:1])])
     total += reward
     actions.append(plan[0].tolist())
+    if seen['blind_steps'] is not None and not any(stats['scoring']):
+      seen['blind_steps'] += 1
+    if seen['first_reward_step'] is None and reward > 0:
+      seen['first_reward_step'] = len(actions)
     if checkpoint and not done:
       name, keys, pos, has_gauss, cached = rng.get_state()
       rundir.write_atomically(checkpoint, json.dumps(dict(
           identity, actions=actions, total=total, resumed_at=resumes, init=None if init is None else init.tolist(),
-          rng=[name, keys.tolist(), pos, has_gauss, cached], seconds=seconds_before + time.time() - tic)))
+          rng=[name, keys.tolist(), pos, has_gauss, cached], seconds=seconds_before + time.time() - tic, **seen)))
     if progress is not None:
       progress.update(1)
   if checkpoint and os.path.exists(checkpoint):
     os.remove(checkpoint)
   if info is not None:
-    info.update(resumed_at=resumes, seconds=seconds_before + time.time() - tic)
+    info.update(resumed_at=resumes, seconds=seconds_before + time.time() - tic, **seen)
   return total
 
 
 def _resume(sim, seed, rng, checkpoint, identity):
-  """(return so far, done, warm-start plan, actions taken, seconds spent, resumed_at) of the episode saved at
-  `checkpoint`, its actions replayed in `sim` and `rng` set to its state; a fresh start's if there is none or the
-  replay does not reproduce the saved return."""
+  """(return so far, done, warm-start plan, actions taken, seconds spent, resumed_at, planner counts) of the
+  episode saved at `checkpoint`, its actions replayed in `sim` and `rng` set to its state; a fresh start's if there
+  is none or the replay does not reproduce the saved return."""
+  fresh = (0.0, False, None, [], 0.0, [], dict(blind_steps=0, first_reward_step=None))
   saved = _read_checkpoint(checkpoint, identity)
   if not saved:
-    return 0.0, False, None, [], 0.0, []
-  total, done = 0.0, False
-  for action in saved['actions']:
+    return fresh
+  total, done, first_reward = 0.0, False, None
+  for step, action in enumerate(saved['actions'], 1):
     reward, done = sim.step(np.array(action))
     total += reward
+    first_reward = first_reward or (step if reward > 0 else None)
   if not np.isclose(total, saved['total'], rtol=1e-9, atol=1e-9) or done:
     logging.warning('%s: replaying its %d saved actions gave return %r, not the saved %r; starting the episode '
                     'over', checkpoint, len(saved['actions']), total, saved['total'])
     sim.reset(seed)
-    return 0.0, False, None, [], 0.0, []
+    return fresh
   name, keys, *rest = saved['rng']
   rng.set_state((name, np.array(keys, np.uint32), *rest))
   init = None if saved['init'] is None else np.array(saved['init'])
-  return total, done, init, saved['actions'], saved['seconds'], saved['resumed_at'] + [len(saved['actions'])]
+  # Checkpoints written before the planner was counted have no blind_steps: unknown for the episode.
+  seen = dict(blind_steps=saved.get('blind_steps'), first_reward_step=first_reward)
+  return total, done, init, saved['actions'], saved['seconds'], saved['resumed_at'] + [len(saved['actions'])], seen
 
 
 class CheckpointMismatch(ValueError):
@@ -148,7 +160,7 @@ def _played(sim, setting, episode, std_estimator, warm_start, progress, job=None
                 seconds=round(info['seconds'], 2), threads=sim.threads)
   if info['resumed_at']:
     record['resumed_at'] = info['resumed_at']
-  record['return'] = score
+  record.update(blind_steps=info['blind_steps'], first_reward_step=info['first_reward_step'], **{'return': score})
   if lock:
     lock.release()
     os.remove(lock.path)
