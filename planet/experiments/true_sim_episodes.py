@@ -60,7 +60,8 @@ def play_episode(sim, settings, seed, progress=None, std_estimator='std', warm_s
       name, keys, pos, has_gauss, cached = rng.get_state()
       rundir.write_atomically(checkpoint, json.dumps(dict(
           identity, actions=actions, total=total, resumed_at=resumes, init=None if init is None else init.tolist(),
-          rng=[name, keys.tolist(), pos, has_gauss, cached], seconds=seconds_before + time.time() - tic, **seen)))
+          rng=[name, keys.tolist(), pos, has_gauss, cached], seconds=seconds_before + time.time() - tic,
+          blind_steps=seen['blind_steps'])))  # first_reward_step: found again by the resume's replay.
     if progress is not None:
       progress.update(1)
   if checkpoint and os.path.exists(checkpoint):
