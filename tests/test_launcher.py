@@ -1,5 +1,5 @@
-"""planet.experiments.launcher: collecting keeps the run directory's name and survives a full disk; the Ray
-launcher runs, retries a crashed run that then continues its counters, and starts nothing the second time; SIGTERM
+"""planet.experiments.launcher: collecting keeps the run directory's name and survives a full disk; Ray failing
+to start is one line; the Ray launcher runs, retries a crashed run that then continues its counters, and starts nothing the second time; SIGTERM
 to the driver stops it and its runs cleanly; a driver killed and rerun duplicates nothing."""
 import errno
 import logging
@@ -63,6 +63,39 @@ def test_collection_on_a_full_disk_is_one_line_and_the_same_command_collects(tmp
   monkeypatch.setattr(rundir, 'write_atomically', original)
   sweep_script.main(args)  # Space freed: the same command collects both runs.
   assert sorted(os.listdir(tmp_path / 'results' / 'cartpole')) == ['debug', 'gru-debug']
+
+
+def test_ray_failing_to_start_is_one_line_and_starts_nothing(tmp_path, monkeypatch, capsys):
+  sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+  try:
+    import sweep as sweep_script  # pylint: disable=import-outside-toplevel
+  finally:
+    sys.path.pop(0)
+
+  class SlowRay:  # What Ray 2.x raises when its local node does not come up in time on a loaded machine.
+    @staticmethod
+    def is_initialized():
+      return False
+
+    @staticmethod
+    def init(address=None, **kwargs):
+      raise Exception('The current node timed out during startup. This could happen because some of the raylet '
+                      'failed to startup or the GCS has become overloaded.\nmore detail')
+
+  monkeypatch.setitem(sys.modules, 'ray', SlowRay)
+  args = ['fig4', '--tasks', 'cartpole', '--variants', 'planet', '--seeds', '0', '--gin_file=gin/debug.gin',
+          '--logs', str(tmp_path / 'logs'), '--results', str(tmp_path / 'results')]
+  with pytest.raises(SystemExit) as stopped:
+    sweep_script.main(args)
+  assert stopped.value.code == cli.EXIT_CRASH
+  error = capsys.readouterr().err.strip().splitlines()
+  assert len(error) == 1, error
+  assert error[0].startswith('error: could not start a local Ray instance: The current node timed out during startup')
+  assert 'rerun the same command' in error[0]
+  assert not (tmp_path / 'logs').exists()  # Nothing was started.
+  with pytest.raises(launcher.RayStartError, match=r'^could not join the Ray cluster at auto: The current node'):
+    launcher.launch(matrix.runs('fig4', ['cartpole'], ['planet'], [0], logs=str(tmp_path / 'logs'),
+                                extra_gin_files=['gin/debug.gin']), address='auto', results=str(tmp_path / 'results'))
 
 
 @pytest.mark.slow

@@ -56,6 +56,8 @@ def sweep(selected, cpus, gpus, memory_gb, retries, address, results):
     outcomes = launcher.launch(selected, cpus, gpus, memory_gb, retries, address, results, threads=max(1, int(cpus)))
   except KeyboardInterrupt:
     outcomes, stopped = {}, True
+  except launcher.RayStartError as e:
+    cli.fail(e, cli.EXIT_CRASH)
   try:
     merged = launcher.merge_true_sim(results)
     copied = launcher.collect(selected, results)

@@ -152,6 +152,10 @@ def collect(selected, results='results'):
   return copied
 
 
+class RayStartError(RuntimeError):
+  """Ray could not start (or join its cluster): no run was started."""
+
+
 def to_start(selected, states):
   """The runs of `selected` to start by their `states` ({run: state.status}): those with work on disk ('partial')
   first, which counts only once they finish, then the others unfinished, each group in the matrix's order."""
@@ -179,7 +183,13 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
     logging.info('nothing to start: every selected run is done')
     return {}
   if not ray.is_initialized():  # 'local': a new embedded instance, never another sweep's by accident.
-    ray.init(address=address or 'local', **(ray_init or {}))
+    try:
+      ray.init(address=address or 'local', **(ray_init or {}))
+    except Exception as e:  # Ray raises bare Exceptions too (its local node timing out on a busy machine).
+      where = f'join the Ray cluster at {address}' if address else 'start a local Ray instance'
+      first = (str(e).splitlines() or [type(e).__name__])[0]
+      raise RayStartError(f'could not {where}: {first}; nothing was started: rerun the same command (finished runs '
+                          'are kept, partial ones resume)') from e
   submit = _submitter(ray, cpus, gpus, memory_gb, results, threads)
   pending = {submit(run): run for run in todo}
   # ray.init made SIGTERM a bare exit: both it and Ctrl-C now stop the runs below, and the caller's handlers return.
