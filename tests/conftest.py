@@ -1,4 +1,5 @@
 """Shared test fixtures: gin bindings for tiny models and for short fake-env runs."""
+import importlib.util
 import json
 import os
 
@@ -71,6 +72,14 @@ class ToyModel(base.StateSpaceModel):
 
   def replicate(self, state, count, seed):
     return {'x': tf.repeat(state['x'], count, 0)}
+
+
+def script(name):
+  """scripts/<name>.py loaded as a module (the scripts are not a package), for calling its `main(argv)`."""
+  spec = importlib.util.spec_from_file_location(f'{name}_script', os.path.join(ROOT, 'scripts', f'{name}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def fake_run_dir(path, episodes, total=None, code=None, reason=''):

@@ -16,6 +16,7 @@ import pytest
 from conftest import ROOT
 from conftest import fake_run_dir
 from conftest import pid_of
+from conftest import script
 from planet import cli
 from planet import logger
 from planet import rundir
@@ -38,11 +39,7 @@ def test_collect_keeps_the_run_directory_name_with_every_overlay(tmp_path):
 
 
 def test_collection_on_a_full_disk_is_one_line_and_the_same_command_collects(tmp_path, monkeypatch, capsys):
-  sys.path.insert(0, os.path.join(ROOT, 'scripts'))
-  try:
-    import sweep as sweep_script  # pylint: disable=import-outside-toplevel
-  finally:
-    sys.path.pop(0)
+  sweep_script = script('sweep')
   args = ['fig4', '--tasks', 'cartpole', '--variants', 'planet,gru', '--seeds', '0', '--gin_file=gin/debug.gin',
           '--logs', str(tmp_path / 'logs'), '--results', str(tmp_path / 'results')]
   for run in matrix.runs('fig4', ['cartpole'], ['planet', 'gru'], [0], logs=str(tmp_path / 'logs'),
@@ -66,11 +63,7 @@ def test_collection_on_a_full_disk_is_one_line_and_the_same_command_collects(tmp
 
 
 def test_ray_failing_to_start_is_one_line_and_starts_nothing(tmp_path, monkeypatch, capsys):
-  sys.path.insert(0, os.path.join(ROOT, 'scripts'))
-  try:
-    import sweep as sweep_script  # pylint: disable=import-outside-toplevel
-  finally:
-    sys.path.pop(0)
+  sweep_script = script('sweep')
 
   class SlowRay:  # What Ray 2.x raises when its local node does not come up in time on a loaded machine.
     @staticmethod

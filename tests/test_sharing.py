@@ -2,13 +2,13 @@
 line, and a real one-then-two-runs measurement that leaves nothing behind."""
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 
 from conftest import ROOT
 from conftest import pid_of
+from conftest import script
 from planet import cli
 from planet.experiments import launcher
 from planet.experiments import matrix
@@ -41,11 +41,7 @@ def test_sharing_summary_against_a_hand_computation():
     (['table1', '--measure_sharing', '1,2', '--timed_episodes', '0'], 'at least one timed episode'),
     (['truesim', '--measure_sharing', '1,2'], 'has none')])
 def test_measure_sharing_refuses_bad_input_with_one_line(args, message, capsys, tmp_path):
-  sys.path.insert(0, os.path.join(ROOT, 'scripts'))
-  try:
-    import sweep as sweep_script  # pylint: disable=import-outside-toplevel
-  finally:
-    sys.path.pop(0)
+  sweep_script = script('sweep')
   with pytest.raises(SystemExit) as stop:
     sweep_script.main([*args, '--tasks', 'cartpole', '--logs', str(tmp_path)])
   err = capsys.readouterr().err.strip().splitlines()

@@ -1,7 +1,6 @@
 """Episodes of CEM with the true simulator: a stopped episode resumes with the same draws; the script stops with one
 line; a sweep resumes and its records feed Table 1 and Fig. 12."""
 import errno
-import importlib.util
 import json
 import os
 import signal
@@ -10,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import script
 from planet import cli
 from planet import rundir
 from planet.experiments import matrix
@@ -118,14 +117,12 @@ def test_an_episode_counts_the_steps_its_planner_was_blind(tmp_path):
 def _script_exit(record, play_one, monkeypatch):
   """scripts/true_sim.py's main for one episode with `play_one` in place of the real one: its SystemExit, with the
   signal handlers it installs put back."""
-  spec = importlib.util.spec_from_file_location('true_sim_script', os.path.join(ROOT, 'scripts', 'true_sim.py'))
-  script = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(script)
+  true_sim_script = script('true_sim')
   monkeypatch.setattr(true_sim_episodes, 'play_one', play_one)
   handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
   try:
     with pytest.raises(SystemExit) as stopped:
-      script.main(['--task=cartpole', '--episode=0', f'--record={record}'])
+      true_sim_script.main(['--task=cartpole', '--episode=0', f'--record={record}'])
   finally:
     for sig, handler in handlers.items():
       signal.signal(sig, handler)
