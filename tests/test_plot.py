@@ -92,3 +92,25 @@ def test_same_seed_runs_are_drawn_side_by_side_only_when_both_are_there(tmp_path
   assert figures.plot_same_seed(runs, str(out), *pair) == os.path.join(str(out), 'pair.png')
   assert os.path.getsize(out / 'pair.png') > 0
   assert figures.plot_same_seed(runs, str(out), 'other', 'cartpole', 0, pair[3]) is None  # Another seed: none.
+
+
+def test_the_reduced_compute_figure_draws_each_seed_against_its_random_episodes(tmp_path):
+  results = tmp_path / 'results'
+  write_result_run(results, 'cartpole', 'quick', 0, {5: [100.0], 10: [300.0, 500.0]})
+  write_result_run(results, 'cartpole', 'quick', 1, {5: [120.0], 10: [280.0]})
+  write_result_run(results, 'cheetah', 'planet', 0, {10: [50.0]})  # The paper's settings: not in this figure.
+  runs = analysis.find_runs(str(results))
+  fig, ax = figures.plt.subplots()
+  cartpole = [r for r in runs if r.variant == 'quick']
+  # write_result_run gives every episode a training return of 1.0: the random seed episodes' mean.
+  assert figures.reduced_compute_panel(ax, 'cartpole', cartpole, {'A3C': {'cartpole': 558.0}}) == 1.0
+  tests = [line for line in ax.lines if line.get_marker() == 'o']
+  assert [list(line.get_ydata()) for line in tests] == [[100.0, 400.0], [120.0, 280.0]]  # Each point's mean.
+  assert sorted(float(line.get_ydata()[0]) for line in ax.lines if line.get_linestyle() in ('--', ':')) == [1.0,
+                                                                                                         558.0]
+  assert ax.get_title().endswith(': 2 seeds, up to 10 episodes')
+  assert figures.reduced_compute_panel(ax, 'walker', [], {}) is None and 'no run yet' in ax.get_title()
+  figures.plt.close(fig)
+  path = figures.plot_reduced_compute(runs, {}, str(tmp_path))
+  assert path == str(tmp_path / 'reduced_compute.png') and os.path.getsize(path) > 1000
+  assert figures.plot_reduced_compute([r for r in runs if r.variant == 'planet'], {}, str(tmp_path)) is None

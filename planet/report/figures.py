@@ -1,7 +1,7 @@
 """The paper's figures from results/ (matplotlib; no TensorFlow), and `regenerate`, which writes them with Table 1
 (planet.report.table1): Figs. 4-9 as median test-return
 curves with 5-95 percentile bands per task panel, Fig. 12 from the true-simulator records, each run's own curve,
-and the state diagnostics of Fig. 11. Missing runs are listed as missing, never drawn as zero.
+the reduced-compute runs per task, and the state diagnostics of Fig. 11. Missing runs are listed as missing, never drawn as zero.
 """
 import logging
 import os
@@ -9,6 +9,7 @@ import os
 import matplotlib
 
 matplotlib.use('Agg')
+import matplotlib.lines  # pylint: disable=wrong-import-position
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
 from planet import rundir  # pylint: disable=wrong-import-position
@@ -217,6 +218,69 @@ def plot_all_runs(runs, reference, out_dir):
                     reference, out_dir, tasks=tasks, checked_only=False)
 
 
+def plot_reduced_compute(runs, reference, out_dir, variant='quick'):
+  """Table 1's reduced-compute row as curves, a panel per task (`reduced_compute.png`): each seed's test returns (no
+  exploration noise) and its training returns (with it), against the mean of the runs' random seed episodes, A3C
+  and the paper's PlaNet after 1000 episodes. Only runs whose settings are what `variant` means. Returns the path,
+  or None without such runs."""
+  selected = [r for r in runs if r.variant == variant and r.settings[0] == 'checked']
+  if not selected:
+    return None
+  tasks = tasks_lib.names()
+  cols = 3
+  fig, axes = plt.subplots(-(-len(tasks) // cols), cols, figsize=(11, 6.4), squeeze=False)
+  for ax, task in zip(axes.ravel(), tasks):
+    reduced_compute_panel(ax, task, [r for r in selected if r.task == task], reference)
+  for ax in axes.ravel()[len(tasks):]:
+    ax.set_visible(False)
+  handles = [
+      matplotlib.lines.Line2D([], [], color=COLORS[0], marker='o', markersize=3, linewidth=1.1,
+                              label='test episodes (no noise), one colour per seed'),
+      matplotlib.lines.Line2D([], [], color=COLORS[0], marker='.', linestyle='', alpha=0.35,
+                              label='training episodes (with exploration noise)'),
+      matplotlib.lines.Line2D([], [], color='black', linestyle='--', linewidth=1,
+                              label='random seed episodes (mean)'),
+      matplotlib.lines.Line2D([], [], color='gray', linestyle=':', label='A3C (1e5 episodes)'),
+      matplotlib.lines.Line2D([], [], color='gray', linestyle='-.', label='PlaNet, paper (1000 episodes)')]
+  fig.legend(handles=handles, loc='lower center', ncol=3, fontsize=7, frameon=False)
+  fig.suptitle(f'Reduced compute ({variant}: gin/quick.gin), {analysis.machines(selected)}', fontsize=10)
+  fig.tight_layout(rect=(0, 0.07, 1, 0.97))
+  path = os.path.join(out_dir, 'reduced_compute.png')
+  fig.savefig(path, dpi=130)
+  plt.close(fig)
+  return path
+
+
+def reduced_compute_panel(ax, task, runs, reference):
+  """One task of `plot_reduced_compute`. Returns the mean return of the runs' random seed episodes it draws (None
+  without runs)."""
+  ax.set_xlabel('episodes', fontsize=8)
+  ax.set_ylim(0, 1000)
+  ax.tick_params(labelsize=7)
+  ax.grid(alpha=0.3)
+  if not runs:
+    ax.set_title(f'{tasks_lib.title(task)}: no run yet', fontsize=9)
+    return None
+  for color, run in zip(COLORS, sorted(runs, key=lambda r: r.seed)):
+    records = [r for r in run.records if 'episodes' in r and 'train_return' in r]
+    ax.plot([r['episodes'] for r in records], [r['train_return'] for r in records], '.', color=color, alpha=0.35,
+            markersize=3)
+    points = sorted(analysis.test_points(run.records).items())
+    ax.plot([e for e, _ in points], [sum(v) / len(v) for _, v in points], 'o-', color=color, markersize=3,
+            linewidth=1.1)
+  seed_means = [m for m in (analysis.run_summary(run)['seed_mean'] for run in runs) if m is not None]
+  random_mean = sum(seed_means) / len(seed_means) if seed_means else None
+  if random_mean is not None:
+    ax.axhline(random_mean, color='black', linestyle='--', linewidth=1)
+  for method, style in (('A3C', ':'), ('PlaNet', '-.')):
+    if task in reference.get(method, {}):
+      ax.axhline(reference[method][task], color='gray', linestyle=style, linewidth=1)
+  last = max(analysis.run_summary(run)['episodes'] for run in runs)
+  ax.set_xlim(0, max(last, 10))
+  ax.set_title(f'{tasks_lib.title(task)}: {len(runs)} seed{"s" * (len(runs) > 1)}, up to {last} episodes', fontsize=9)
+  return random_mean
+
+
 def plot_same_seed(runs, out_dir, name, task, seed, variants):
   """Runs of one task and seed that differ in one setting (`variants`: [(run name, what it changed)]), drawn
   episode by episode: returns, and the image and reward losses of training. None unless all of them are there."""
@@ -262,6 +326,8 @@ def regenerate(results, out, reference_path, episode=None):
     if missing:
       logging.info('%s: missing %s', name, ', '.join(f'{t}/{v}' for t, v in missing))
   plot_all_runs(runs, reference, out)
+  if plot_reduced_compute(runs, reference, out):
+    logging.info('reduced_compute: the reduced-compute runs per task')
   for run in runs:
     if not run.variant.startswith('multitask'):
       plot_run(run)
