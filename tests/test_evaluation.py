@@ -88,7 +88,9 @@ def test_evaluate_script_writes_every_artifact(run_dir):
 def test_planner_predictions_pair_what_the_planner_expected_with_what_the_next_steps_paid(run_dir):
   run = evaluation.LoadedRun(str(run_dir))
   found = evaluation.planner_predictions(run, episodes=1)
-  record = json.load(open(run_dir / 'analysis' / 'planner_predictions.json'))
+  checkpoint = os.path.basename(run.checkpoint)
+  assert found['checkpoint'] == checkpoint and checkpoint.startswith('ckpt-')
+  record = json.load(open(run_dir / 'analysis' / f'planner_predictions-{checkpoint}.json'))
   steps = found['steps']
   assert steps == len(record['predicted']) == len(record['realized']) == len(record['spread']) > 1
   assert found['realized_mean'] == pytest.approx(np.mean(record['realized']), abs=1e-3)

@@ -121,7 +121,8 @@ def planner_predictions(run, episodes=3, seed=12345, tie=0.01):
   step, the mean return the model predicted for the last CEM iteration's K best candidates (discounted as the
   planner discounts) against the discounted return the next H steps of the episode paid, and the elite's spread
   (best minus K-th: under `tie` the model tells the elite apart no better than a tie, and the refit averages
-  near-random sequences). Writes analysis/planner_predictions.json; returns its summary."""
+  near-random sequences). Writes analysis/planner_predictions-<checkpoint>.json (one per checkpoint, so a later
+  checkpoint's keeps an earlier one's); returns its summary."""
   horizon, discount = (config_lib.query(f'cem_plan.{name}', _plan_default(name)) for name in ('horizon', 'discount'))
   recorder = _PlanRecorder(agent_lib.Agent(run.model))
   predicted, realized, spread, returns = [], [], [], []
@@ -140,7 +141,7 @@ def planner_predictions(run, episodes=3, seed=12345, tie=0.01):
              'tied_share': float(np.mean(np.array(spread) < tie)), 'tie': tie}
   record = dict(summary, predicted=predicted.round(4).tolist(), realized=realized.round(4).tolist(),
                 spread=np.round(spread, 4).tolist())
-  path = os.path.join(rundir.RunDir(run.logdir).analysis, 'planner_predictions.json')
+  path = os.path.join(rundir.RunDir(run.logdir).analysis, f"planner_predictions-{summary['checkpoint']}.json")
   rundir.write_atomically(path, json.dumps(record))
   logging.info('the planner predicted %.2f and got %.2f (mean discounted return of the next %d steps, over %d '
                'steps); its elite tied (spread under %g) at %.0f%% of the steps -> %s', summary['predicted_mean'],
