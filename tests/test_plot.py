@@ -1,5 +1,5 @@
-"""Table 1 and the figures (planet/report/table1.py, figures.py, scripts/plot.py) on synthetic results: Table 1
-numbers, every figure written, only runs whose settings match their name drawn."""
+"""Table 1 and the figures (planet/report/table1.py, figures.py, run_figures.py, scripts/plot.py) on synthetic
+results: Table 1 numbers, every figure written, only runs whose settings match their name drawn."""
 import csv
 import os
 
@@ -7,6 +7,7 @@ from conftest import ROOT
 from conftest import write_result_run
 from planet.report import analysis
 from planet.report import figures
+from planet.report import run_figures
 from planet.report import table1
 
 REFERENCE = os.path.join(ROOT, 'results', 'reference', 'table1.csv')
@@ -86,12 +87,12 @@ def test_same_seed_runs_are_drawn_side_by_side_only_when_both_are_there(tmp_path
   out = tmp_path / 'figures'
   os.makedirs(out)
   pair = ('pair', 'cartpole', 1, [('quick', 'float32'), ('quick-mixed_precision', 'bfloat16 convs')])
-  assert figures.plot_same_seed(analysis.find_runs(str(tmp_path)), str(out), *pair) is None  # One of two.
+  assert run_figures.plot_same_seed(analysis.find_runs(str(tmp_path)), str(out), *pair) is None  # One of two.
   write_result_run(tmp_path, 'cartpole', 'quick-mixed_precision', 1, {5: [120.0], 10: [280.0]})
   runs = analysis.find_runs(str(tmp_path))
-  assert figures.plot_same_seed(runs, str(out), *pair) == os.path.join(str(out), 'pair.png')
+  assert run_figures.plot_same_seed(runs, str(out), *pair) == os.path.join(str(out), 'pair.png')
   assert os.path.getsize(out / 'pair.png') > 0
-  assert figures.plot_same_seed(runs, str(out), 'other', 'cartpole', 0, pair[3]) is None  # Another seed: none.
+  assert run_figures.plot_same_seed(runs, str(out), 'other', 'cartpole', 0, pair[3]) is None  # Another seed: none.
 
 
 def test_the_reduced_compute_figure_draws_each_seed_against_its_random_episodes(tmp_path):
@@ -100,17 +101,17 @@ def test_the_reduced_compute_figure_draws_each_seed_against_its_random_episodes(
   write_result_run(results, 'cartpole', 'quick', 1, {5: [120.0], 10: [280.0]})
   write_result_run(results, 'cheetah', 'planet', 0, {10: [50.0]})  # The paper's settings: not in this figure.
   runs = analysis.find_runs(str(results))
-  fig, ax = figures.plt.subplots()
+  fig, ax = run_figures.plt.subplots()
   cartpole = [r for r in runs if r.variant == 'quick']
   # write_result_run gives every episode a training return of 1.0: the random seed episodes' mean.
-  assert figures.reduced_compute_panel(ax, 'cartpole', cartpole, {'A3C': {'cartpole': 558.0}}) == 1.0
+  assert run_figures.reduced_compute_panel(ax, 'cartpole', cartpole, {'A3C': {'cartpole': 558.0}}) == 1.0
   tests = [line for line in ax.lines if line.get_marker() == 'o']
   assert [list(line.get_ydata()) for line in tests] == [[100.0, 400.0], [120.0, 280.0]]  # Each point's mean.
   assert sorted(float(line.get_ydata()[0]) for line in ax.lines if line.get_linestyle() in ('--', ':')) == [1.0,
                                                                                                          558.0]
   assert ax.get_title().endswith(': 2 seeds, up to 10 episodes')
-  assert figures.reduced_compute_panel(ax, 'walker', [], {}) is None and 'no run yet' in ax.get_title()
-  figures.plt.close(fig)
-  path = figures.plot_reduced_compute(runs, {}, str(tmp_path))
+  assert run_figures.reduced_compute_panel(ax, 'walker', [], {}) is None and 'no run yet' in ax.get_title()
+  run_figures.plt.close(fig)
+  path = run_figures.plot_reduced_compute(runs, {}, str(tmp_path))
   assert path == str(tmp_path / 'reduced_compute.png') and os.path.getsize(path) > 1000
-  assert figures.plot_reduced_compute([r for r in runs if r.variant == 'planet'], {}, str(tmp_path)) is None
+  assert run_figures.plot_reduced_compute([r for r in runs if r.variant == 'planet'], {}, str(tmp_path)) is None

@@ -23,7 +23,7 @@ from planet import replay as replay_lib
 from planet import rollout
 from planet import rundir
 from planet import world_model as world_model_lib
-from planet.report import figures
+from planet.report import run_figures
 
 
 class LoadedRun:
@@ -257,7 +257,7 @@ def write_diagnostics(run, out_dir, context=world_model_lib.OPEN_LOOP_CONTEXT,
   train = run.episodes('train_episodes')
   predictor, names = fit_probes(run.model, train[:-1] or train)
   prediction, truth = open_loop_states(run.model, predictor, tests[-1], context, horizon)
-  figures.plot_diagnostics(prediction, truth, names, os.path.join(out_dir, 'diagnostics.png'))
+  run_figures.plot_diagnostics(prediction, truth, names, os.path.join(out_dir, 'diagnostics.png'))
   errors = {name: float(np.sqrt(np.mean((prediction[:, i] - truth[:, i]) ** 2))) for i, name in enumerate(names)}
   rundir.write_atomically(os.path.join(out_dir, 'diagnostics.json'),
                           json.dumps({'open_loop_rmse': errors, 'context': context, 'horizon': len(truth)}, indent=1))
