@@ -107,14 +107,15 @@ def reduced_compute_panel(ax, task, runs, reference):
     points = sorted(analysis.test_points(run.records).items())
     ax.plot([e for e, _ in points], [sum(v) / len(v) for _, v in points], 'o-', color=color, markersize=3,
             linewidth=1.1)
-  seed_means = [m for m in (analysis.run_summary(run)['seed_mean'] for run in runs) if m is not None]
+  summaries = [analysis.run_summary(run) for run in runs]
+  seed_means = [summary['seed_mean'] for summary in summaries if summary['seed_mean'] is not None]
   random_mean = sum(seed_means) / len(seed_means) if seed_means else None
   if random_mean is not None:
     ax.axhline(random_mean, color='black', linestyle='--', linewidth=1)
   for method, style in (('A3C', ':'), ('PlaNet', '-.')):
     if task in reference.get(method, {}):
       ax.axhline(reference[method][task], color='gray', linestyle=style, linewidth=1)
-  last = max(analysis.run_summary(run)['episodes'] for run in runs)
+  last = max(summary['episodes'] for summary in summaries)
   ax.set_xlim(0, max(last, 10))
   ax.set_title(f'{tasks_lib.title(task)}: {len(runs)} seed{"s" * (len(runs) > 1)}, up to {last} episodes', fontsize=9)
   return random_mean
