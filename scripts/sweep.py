@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run the paper's experiments: Table 1 and the figures' runs, on this machine or a Ray cluster.
 
-  python scripts/sweep.py table1 --dry_run                 # the runs, their directories and resources; checks configs
+  python scripts/sweep.py table1 --dry_run                 # each run, its state and directory, the cost; checks configs
   python scripts/sweep.py fig4 --tasks cheetah --seeds 0-2 --gpus 0.25 --cpus 2   # four runs per GPU
   python scripts/sweep.py all --status                     # not started / running / partial / done / failed
   python scripts/sweep.py truesim --tasks cartpole,cheetah --episodes 2 --cpus 1

@@ -6,6 +6,7 @@ from conftest import fake_run_dir
 from planet import cli
 from planet import rundir
 from planet import tasks as tasks_lib
+from planet.experiments import driver
 from planet.experiments import launcher
 from planet.experiments import matrix
 from planet.experiments import state
@@ -50,3 +51,19 @@ def test_planned_episodes_are_read_from_the_gin_files(tmp_path):
   macro = tmp_path / 'macro.gin'  # What only gin can evaluate is not guessed.
   macro.write_text('EPISODES = 10\ntrain.total_episodes = %EPISODES\n')
   assert state.planned_episodes(('gin/cartpole.gin', str(macro))) is None
+
+
+def test_dry_run_lists_episodes_already_merged_into_results_as_done(tmp_path):
+  # A fresh clone has no job files, only the records an earlier sweep merged into results/true_sim/<task>.jsonl:
+  # those episodes count as done (and are not played again); a record of the other refit does not count.
+  runs = matrix.runs('fig12', ['cheetah'], episodes=2, results=str(tmp_path))
+  first, second = runs[0], runs[1]
+  assert (first.setting, first.seed) != (second.setting, second.seed)
+  rundir.append_jsonl(str(tmp_path / 'true_sim' / 'cheetah.jsonl'),
+                      {'settings': list(first.setting), 'episode': first.seed, 'std_estimator': 'std', 'return': 1.0})
+  rundir.append_jsonl(str(tmp_path / 'true_sim' / 'cheetah.jsonl'),
+                      {'settings': list(second.setting), 'episode': second.seed, 'return': 2.0})  # The printed refit.
+  lines = driver.run_lines(runs, str(tmp_path))
+  assert lines[0].split()[:2] == [first.name, 'done'] and lines[0].endswith(first.path)
+  assert lines[1].split()[1:3] == ['not', 'started']
+  assert lines[-1] == f'1 of {len(runs)} already done; the same command without --dry_run starts the other {len(runs) - 1}'

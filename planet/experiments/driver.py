@@ -14,10 +14,21 @@ from planet.experiments import sharing
 from planet.experiments import state
 
 
+def run_lines(selected, results):
+  """The --dry_run listing: each run's name, state (planet.experiments.state) and directory, then how many are done
+  already (their directories, or records merged into results/ by an earlier sweep, perhaps on another machine)."""
+  states = [state.status(run, results)[0] for run in selected]
+  lines = [f'{run.name:<48} {st:<11} {run.path}' for run, st in zip(selected, states)]
+  done = states.count('done')
+  lines.append(f'{done} of {len(selected)} already done; the same command without --dry_run starts the other '
+               f'{len(selected) - done}')
+  return lines
+
+
 def dry_run(selected, gpus, results):
-  """Prints each run's directory and what the selection costs, then checks that every configuration parses."""
-  for run in selected:
-    print(f'{run.name:<48} {run.path}')
+  """Prints each run's state and directory and what the selection costs, then checks that every configuration
+  parses."""
+  print('\n'.join(run_lines(selected, results)))
   print(estimates.plan_summary(selected, gpus or 1, results))
   errors = matrix.run_configuration_errors(selected)
   for name, error in errors:
