@@ -4,6 +4,7 @@ import os
 
 from conftest import ROOT
 from planet import config as config_lib
+from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import estimates
 from planet.experiments import matrix
@@ -38,3 +39,18 @@ def test_dry_run_summary_states_the_measured_sharing():
   assert '20-40 GPU-hours for these 2 runs one per GPU' in alone and 'share' not in alone
   assert '20-40 GPU-hours' in shared and '4 runs share a GPU' in shared and '1.42x the episodes per hour' in shared
   assert '--measure_sharing' in shared  # Where to measure it.
+
+
+def test_true_sim_time_left_scales_the_fastest_recorded_pace_by_each_settings_rollouts(tmp_path):
+  # Recorded: the paper's setting (H12 I10 J1000: 120,000 imagined steps an agent step) in 360 s, H=2 (20,000) in
+  # 120 s; the fastest pace is 0.003 s per unit. Left of 2 episodes each of H=2, the paper's and I=15: H=2's and the
+  # paper's episode 1 and both of I=15 (180,000 each): 500,000 units, 1500 s, 0.4 h.
+  for setting, seconds in (((12, 10, 1000, 100), 360.0), ((2, 10, 1000, 100), 120.0)):
+    rundir.append_jsonl(str(tmp_path / 'true_sim' / 'cheetah.jsonl'), {
+        'settings': list(setting), 'episode': 0, 'std_estimator': 'std', 'seconds': seconds, 'threads': 2})
+  runs = [run for run in matrix.runs('fig12', ['cheetah'], episodes=2, results=str(tmp_path))
+          if run.setting[:3] in ((2, 10, 1000), (12, 10, 1000), (12, 15, 1000)) and run.setting[3] == 100]
+  assert len(runs) == 6
+  line = estimates.true_sim_minutes(runs, str(tmp_path))
+  assert 'cheetah: 4 to play, at least 0.4 h at the fastest recorded pace (360 s for H12 I10 J1000 K100, 2 threads' \
+      in line and 'median of the 2 recorded 4 min (2 threads)' in line

@@ -10,6 +10,7 @@ from planet import gin_text
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import records
+from planet.experiments import state
 
 # Per-run resources (docs/reproduce.md), measured on the 2-core AMD EPYC dev machine: the trainer's
 # peak resident memory at paper sizes without its replay (scripts/benchmark.py's train step B=50 x L=50 and plan
@@ -45,7 +46,7 @@ def plan_summary(selected, gpus_per_run, results='results'):
   if cpu:
     lines.append(cpu)
   if sim:
-    lines.append(true_sim_minutes(sorted({run.task for run in sim}), results))
+    lines.append(true_sim_minutes(sim, results))
   return '\n'.join(lines)
 
 
@@ -57,18 +58,33 @@ def total_episodes(run):
     return 1000
 
 
-def true_sim_minutes(task_names, results='results'):
-  """The --dry_run line of true-simulator episode times: the median wall time of each task's recorded episodes
-  (results/true_sim/<task>.jsonl, with their thread counts), where there are any."""
+def true_sim_minutes(sim, results='results'):
+  """The --dry_run line of true-simulator episode times, per task of the selected episodes `sim`: the episodes left
+  to play and their time at the fastest pace recorded in results/true_sim/<task>.jsonl (seconds per unit of
+  H x I x J, the rollouts a CEM step imagines; a lower bound, as the recorded episodes are), and the median recorded
+  wall time with the thread counts behind it."""
   found = []
-  for task in task_names:
+  for task in sorted({run.task for run in sim}):
     episodes = [r for r in rundir.read_jsonl(os.path.join(results, 'true_sim', f'{task}.jsonl')) if 'seconds' in r]
-    if episodes:
-      minutes = float(np.median([r['seconds'] for r in episodes])) / 60
-      threads = sorted({r.get('threads') for r in episodes if r.get('threads')})
-      found.append(f"{task} {minutes:.0f} min ({len(episodes)} episodes, {'/'.join(map(str, threads))} threads)")
-  return ('true-simulator episodes, median wall time of the recorded ones: ' + (', '.join(found) or 'none recorded') +
+    if not episodes:
+      continue
+    minutes = float(np.median([r['seconds'] for r in episodes])) / 60
+    threads = sorted({r.get('threads') for r in episodes if r.get('threads')})
+    fastest = min(episodes, key=lambda r: r['seconds'] / _rollouts(r['settings']))
+    left = [run for run in sim if run.task == task and state.status(run, results)[0] != 'done']
+    hours = fastest['seconds'] / _rollouts(fastest['settings']) * sum(_rollouts(run.setting) for run in left) / 3600
+    h, i, j, k = fastest['settings']
+    found.append(f"{task}: {len(left)} to play, at least {hours:.1f} h at the fastest recorded pace ({fastest['seconds']:.0f}"
+                 f" s for H{h} I{i} J{j} K{k}, {fastest.get('threads', '?')} threads, scaled by H x I x J); median of "
+                 f"the {len(episodes)} recorded {minutes:.0f} min ({'/'.join(map(str, threads))} threads)")
+  return ('true-simulator episodes: ' + ('; '.join(found) or 'none recorded') +
           '; a stopped episode resumes at its last step')
+
+
+def _rollouts(setting):
+  """A CEM setting's work per agent step, in imagined steps: H x I x J."""
+  horizon, iterations, candidates = setting[:3]
+  return horizon * iterations * candidates
 
 
 def gpu_time(count, machines=None):
