@@ -8,6 +8,7 @@ from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import estimates
 from planet.experiments import matrix
+from planet.experiments import state
 
 
 def test_cpu_matrix_runs_quick_on_every_task_and_states_its_cpu_hours(tmp_path):
@@ -51,6 +52,7 @@ def test_true_sim_time_left_scales_the_fastest_recorded_pace_by_each_settings_ro
   runs = [run for run in matrix.runs('fig12', ['cheetah'], episodes=2, results=str(tmp_path))
           if run.setting[:3] in ((2, 10, 1000), (12, 10, 1000), (12, 15, 1000)) and run.setting[3] == 100]
   assert len(runs) == 6
-  line = estimates.true_sim_minutes(runs, str(tmp_path))
+  done = {run for run in runs if state.status(run, str(tmp_path))[0] == 'done'}
+  line = estimates.true_sim_minutes(runs, done, str(tmp_path))
   assert 'cheetah: 4 to play, at least 0.4 h at the fastest recorded pace (360 s for H12 I10 J1000 K100, 2 threads' \
       in line and 'median of the 2 recorded 4 min (2 threads)' in line

@@ -63,7 +63,7 @@ def test_dry_run_lists_episodes_already_merged_into_results_as_done(tmp_path):
                       {'settings': list(first.setting), 'episode': first.seed, 'std_estimator': 'std', 'return': 1.0})
   rundir.append_jsonl(str(tmp_path / 'true_sim' / 'cheetah.jsonl'),
                       {'settings': list(second.setting), 'episode': second.seed, 'return': 2.0})  # The printed refit.
-  lines = driver.run_lines(runs, str(tmp_path))
+  lines = driver.run_lines(runs, [state.status(run, str(tmp_path))[0] for run in runs])
   assert lines[0].split()[:2] == [first.name, 'done'] and lines[0].endswith(first.path)
   assert lines[1].split()[1:3] == ['not', 'started']
   assert lines[-1] == f'1 of {len(runs)} already done; the same command without --dry_run starts the other {len(runs) - 1}'

@@ -14,10 +14,10 @@ from planet.experiments import sharing
 from planet.experiments import state
 
 
-def run_lines(selected, results):
-  """The --dry_run listing: each run's name, state (planet.experiments.state) and directory, then how many are done
-  already (their directories, or records merged into results/ by an earlier sweep, perhaps on another machine)."""
-  states = [state.status(run, results)[0] for run in selected]
+def run_lines(selected, states):
+  """The --dry_run listing: each run's name, state (`states`, planet.experiments.state's, in the same order) and
+  directory, then how many are done already (their directories, or records merged into results/ by an earlier
+  sweep, perhaps on another machine)."""
   lines = [f'{run.name:<48} {st:<11} {run.path}' for run, st in zip(selected, states)]
   done = states.count('done')
   lines.append(f'{done} of {len(selected)} already done; the same command without --dry_run starts the other '
@@ -28,8 +28,10 @@ def run_lines(selected, results):
 def dry_run(selected, gpus, results):
   """Prints each run's state and directory and what the selection costs, then checks that every configuration
   parses."""
-  print('\n'.join(run_lines(selected, results)))
-  print(estimates.plan_summary(selected, gpus or 1, results))
+  states = [state.status(run, results)[0] for run in selected]
+  print('\n'.join(run_lines(selected, states)))
+  done = {run for run, st in zip(selected, states) if st == 'done'}
+  print(estimates.plan_summary(selected, gpus or 1, done, results))
   errors = matrix.run_configuration_errors(selected)
   for name, error in errors:
     print(f'{name}: {error}')

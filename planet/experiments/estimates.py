@@ -10,7 +10,6 @@ from planet import gin_text
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import records
-from planet.experiments import state
 
 # Per-run resources (docs/reproduce.md), measured on the 2-core AMD EPYC dev machine: the trainer's
 # peak resident memory at paper sizes without its replay (scripts/benchmark.py's train step B=50 x L=50 and plan
@@ -21,8 +20,9 @@ EPISODE_DISK_BYTES_PER_STEP = 420  # Measured on cartpole: ~53 KB per 126-step e
 CHECKPOINT_DISK_GB = 0.12  # Measured: the two kept checkpoints of the paper-size model and optimizer.
 
 
-def plan_summary(selected, gpus_per_run, results='results'):
-  """The --dry_run summary: counts, resources per run from measured figures, and what is not known yet."""
+def plan_summary(selected, gpus_per_run, done=frozenset(), results='results'):
+  """The --dry_run summary: counts, resources per run from measured figures, and what is not known yet. `done`:
+  the selected runs already done (planet.experiments.state), left out of the time still to spend."""
   train = [run for run in selected if run.kind == 'train']
   sim = [run for run in selected if run.kind == 'truesim']
   lines = [f'{len(selected)} runs: {len(train)} training runs, {len(sim)} true-simulator episodes']
@@ -46,7 +46,7 @@ def plan_summary(selected, gpus_per_run, results='results'):
   if cpu:
     lines.append(cpu)
   if sim:
-    lines.append(true_sim_minutes(sim, results))
+    lines.append(true_sim_minutes(sim, done, results))
   return '\n'.join(lines)
 
 
@@ -58,9 +58,9 @@ def total_episodes(run):
     return 1000
 
 
-def true_sim_minutes(sim, results='results'):
+def true_sim_minutes(sim, done=frozenset(), results='results'):
   """The --dry_run line of true-simulator episode times, per task of the selected episodes `sim`: the episodes left
-  to play and their time at the fastest pace recorded in results/true_sim/<task>.jsonl (seconds per unit of
+  to play (those not in `done`) and their time at the fastest pace recorded in results/true_sim/<task>.jsonl (seconds per unit of
   H x I x J, the rollouts a CEM step imagines; a lower bound, as the recorded episodes are), and the median recorded
   wall time with the thread counts behind it."""
   found = []
@@ -71,7 +71,7 @@ def true_sim_minutes(sim, results='results'):
     minutes = float(np.median([r['seconds'] for r in episodes])) / 60
     threads = sorted({r.get('threads') for r in episodes if r.get('threads')})
     fastest = min(episodes, key=lambda r: r['seconds'] / _rollouts(r['settings']))
-    left = [run for run in sim if run.task == task and state.status(run, results)[0] != 'done']
+    left = [run for run in sim if run.task == task and run not in done]
     hours = fastest['seconds'] / _rollouts(fastest['settings']) * sum(_rollouts(run.setting) for run in left) / 3600
     h, i, j, k = fastest['settings']
     found.append(f"{task}: {len(left)} to play, at least {hours:.1f} h at the fastest recorded pace ({fastest['seconds']:.0f}"
