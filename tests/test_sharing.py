@@ -10,8 +10,8 @@ from conftest import ROOT
 from conftest import pid_of
 from conftest import script
 from planet import cli
-from planet.experiments import launcher
 from planet.experiments import matrix
+from planet.experiments import processes
 from planet.experiments import sharing
 
 
@@ -60,7 +60,7 @@ def test_measure_sharing_times_one_then_two_runs_at_once_and_leaves_nothing_behi
   monkeypatch.setattr(sharing.tempfile, 'mkdtemp', lambda prefix: str(work.mkdir() or work))
   monkeypatch.delenv('TF_XLA_FLAGS', raising=False)
   started, popen = [], subprocess.Popen
-  monkeypatch.setattr(launcher.subprocess, 'Popen', lambda *args, **kwargs: started.extend(
+  monkeypatch.setattr(processes.subprocess, 'Popen', lambda *args, **kwargs: started.extend(
       [kwargs['env']['TF_XLA_FLAGS']] if 'env' in kwargs else []) or popen(*args, **kwargs))
   tic = time.time()
   record = sharing.measure_sharing(run, [1, 2], 240, cpus=1, progress=False, timed_episodes=3)

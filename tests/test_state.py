@@ -7,8 +7,8 @@ from planet import cli
 from planet import rundir
 from planet import tasks as tasks_lib
 from planet.experiments import driver
-from planet.experiments import launcher
 from planet.experiments import matrix
+from planet.experiments import processes
 from planet.experiments import state
 
 
@@ -37,8 +37,8 @@ def test_status_of_made_up_run_directories(tmp_path):
   assert table.splitlines()[-1] == '1,055 of 6,000 training episodes (17.6%)'
   assert state.progress_line({'train': (1055, 6000)}, {'train': (1000, 6000)}, 3600).endswith(
       '; about 89.9 h left at the pace since the sweep started')  # 55 episodes an hour, 4945 to go.
-  assert launcher.retriable(cli.EXIT_CRASH) and launcher.retriable(-signal.SIGKILL)
-  assert not any(launcher.retriable(code) for code in (cli.EXIT_OK, cli.EXIT_BAD_INPUT, cli.EXIT_DIVERGED,
+  assert processes.retriable(cli.EXIT_CRASH) and processes.retriable(-signal.SIGKILL)
+  assert not any(processes.retriable(code) for code in (cli.EXIT_OK, cli.EXIT_BAD_INPUT, cli.EXIT_DIVERGED,
                                                    cli.EXIT_BUSY, cli.EXIT_INTERRUPTED, -signal.SIGTERM))
 
 

@@ -16,7 +16,7 @@ from planet import cli
 from planet import logger
 from planet import machine
 from planet import rundir
-from planet.experiments import launcher
+from planet.experiments import processes
 
 SHARING_EPISODES = 10  # By default a level ends once each of its runs has this many timed episodes (or at its limit).
 SHARING_STOP_SECONDS = 60  # After the measurement, how long a run may take to stop cleanly before it is killed.
@@ -107,32 +107,32 @@ def _sharing_level(run, count, seconds, env, workdir, progress, episodes):
   `seconds` have passed; returns their episode_times (None where a run timed none) and their GPU memory peaks."""
   runs = [dataclasses.replace(run, seed=seed, path=os.path.join(workdir, f'{count}_at_once', f'seed{seed}'))
           for seed in range(count)]
-  processes, logs = [], []
+  started, logs = [], []
   bar = tqdm(total=count * episodes, desc=f'{count} run(s) at once', unit='episode', disable=not progress)
   try:
     for each in runs:
       os.makedirs(each.path, exist_ok=True)
-      logs.append(launcher.log_path(each))
+      logs.append(processes.log_path(each))
       with open(logs[-1], 'a') as stderr:
-        processes.append(launcher.start_process(each, stderr, env))
+        started.append(processes.start_process(each, stderr, env))
     deadline = time.time() + seconds
     while time.time() < deadline:
-      for each, process, log in zip(runs, processes, logs):
+      for each, process, log in zip(runs, started, logs):
         code = process.poll()
         if code is not None and code != cli.EXIT_OK:
-          raise RuntimeError(f'{each.name} exited with code {code}: {launcher.last_line(log)} '
+          raise RuntimeError(f'{each.name} exited with code {code}: {processes.last_line(log)} '
                              f'(its directory: {each.path})')
       timed = [_timed(_metrics(each)) for each in runs]
       bar.n = sum(min(times['episodes'], episodes) if times else 0 for times in timed)
       bar.refresh()
       if all(times and times['episodes'] >= episodes for times in timed):
         break
-      if all(process.poll() is not None for process in processes):
+      if all(process.poll() is not None for process in started):
         break
       time.sleep(2.0)
   finally:
     bar.close()
-    launcher.stop_processes(processes, SHARING_STOP_SECONDS)
+    processes.stop_processes(started, SHARING_STOP_SECONDS)
   rows = [_metrics(each) for each in runs]
   peaks = [max((row.get('gpu_peak_mib') or 0 for row in lines), default=0) for lines in rows]
   return [_timed(lines) for lines in rows], peaks, logs
@@ -171,7 +171,7 @@ def measure_sharing(run, levels, seconds, cpus=1, gpu=None, progress=True, timed
     raise ValueError(f'--seconds {seconds:g}, --timed_episodes {timed_episodes}: a level needs a positive time '
                      'limit and at least one timed episode per run')
   workdir = tempfile.mkdtemp(prefix='planet-sharing-')
-  env = launcher.environment(cpus, [gpu] if gpu is not None else [])
+  env = processes.environment(cpus, [gpu] if gpu is not None else [])
   if gpu is not None:
     env['CUDA_VISIBLE_DEVICES'] = str(gpu)
   if 'persistent_cache_directory' not in env.get('TF_XLA_FLAGS', ''):
