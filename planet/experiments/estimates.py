@@ -60,9 +60,9 @@ def total_episodes(run):
 
 def true_sim_minutes(sim, done=frozenset(), results='results'):
   """The --dry_run line of true-simulator episode times, per task of the selected episodes `sim`: the episodes left
-  to play (those not in `done`) and their time at the fastest pace recorded in results/true_sim/<task>.jsonl (seconds per unit of
-  H x I x J, the rollouts a CEM step imagines; a lower bound, as the recorded episodes are), and the median recorded
-  wall time with the thread counts behind it."""
+  to play (those not in `done`) and their time at the fastest pace recorded in results/true_sim/<task>.jsonl
+  (seconds per unit of H x I x J, the rollouts a CEM step imagines; a lower bound, as the recorded episodes are), and
+  the median recorded wall time with the thread counts behind it."""
   found = []
   for task in sorted({run.task for run in sim}):
     episodes = [r for r in rundir.read_jsonl(os.path.join(results, 'true_sim', f'{task}.jsonl')) if 'seconds' in r]
