@@ -87,7 +87,7 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
       first = (str(e).splitlines() or [type(e).__name__])[0]
       raise RayStartError(f'could not {where}: {first}; nothing was started: rerun the same command (finished runs '
                           'are kept, partial ones resume)') from e
-  submit = _submitter(ray, cpus, gpus, memory_gb, results, threads)
+  submit = _submitter(ray, cpus, gpus, memory_gb, threads)
   pending = {submit(run): run for run in todo}
   # ray.init made SIGTERM a bare exit: both it and Ctrl-C now stop the runs below, and the caller's handlers return.
   handlers = {}
@@ -112,7 +112,7 @@ def launch(selected, cpus=1, gpus=0.0, memory_gb=None, retries=2, address=None, 
       signal.signal(sig, handler)
 
 
-def _submitter(ray, cpus, gpus, memory_gb, results, threads):
+def _submitter(ray, cpus, gpus, memory_gb, threads):
   """A function that starts one run as a Ray task with the sweep's resources and returns its object reference."""
   options = dict(num_cpus=cpus, num_gpus=gpus, max_retries=0)
   if memory_gb:
@@ -120,7 +120,7 @@ def _submitter(ray, cpus, gpus, memory_gb, results, threads):
 
   @ray.remote
   def task(run):
-    return processes.execute(run, cpus, ray.get_gpu_ids(), results, threads)
+    return processes.execute(run, cpus, ray.get_gpu_ids(), threads)
 
   return lambda run: task.options(**options).remote(run)
 

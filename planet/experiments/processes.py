@@ -13,7 +13,7 @@ from planet import gin_text
 from planet import rundir
 
 
-def command(run, results='results', threads=None):
+def command(run, threads=None):
   """The run's command line: scripts/train.py with its gin files and seed, or scripts/true_sim.py for one episode
   written to the run's record; `threads` caps a true-simulator episode's rollout threads."""
   if run.kind == 'train':
@@ -50,13 +50,13 @@ def _die_with_parent():
     pass
 
 
-def execute(run, cpus=1, gpu_ids=(), results='results', threads=None):
+def execute(run, cpus=1, gpu_ids=(), threads=None):
   """Runs one run as a subprocess to its end; returns (exit code, last stderr line)."""
   if run.kind == 'train':
     os.makedirs(run.path, exist_ok=True)
   log = log_path(run)
   with open(log, 'a') as stderr:
-    process = start_process(run, stderr, environment(cpus, gpu_ids), results, threads)
+    process = start_process(run, stderr, environment(cpus, gpu_ids), threads)
     try:
       code = None
       while code is None:  # Short waits: a cancel's KeyboardInterrupt only lands between Python instructions.
@@ -78,9 +78,9 @@ def log_path(run):
   return log
 
 
-def start_process(run, stderr, env, results='results', threads=None):
+def start_process(run, stderr, env, threads=None):
   """Starts a run's subprocess, its stderr appended to the open file `stderr` after a line with the command."""
-  args = command(run, results, threads)
+  args = command(run, threads)
   stderr.write(f'--- {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(args)}\n')
   stderr.flush()
   return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=gin_text.REPO_ROOT,
