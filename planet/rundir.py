@@ -212,10 +212,19 @@ class Lock:
     self._file.write(f'pid {os.getpid()} on {socket.gethostname()}')
     self._file.flush()
 
-  def release(self):
-    if not self._file.closed:
-      fcntl.flock(self._file, fcntl.LOCK_UN)
-      self._file.close()
+  def release(self, remove=False):
+    """`remove`: delete the lock's file first, still holding it (a finished job leaves none behind), unless its path
+    has become another file since this one was opened (whose owner holds it)."""
+    if self._file.closed:
+      return
+    if remove:
+      try:
+        if os.path.samestat(os.stat(self.path), os.fstat(self._file.fileno())):
+          os.remove(self.path)
+      except FileNotFoundError:
+        pass
+    fcntl.flock(self._file, fcntl.LOCK_UN)
+    self._file.close()
 
 
 def write_exit(logdir, code, reason, episodes, total_episodes):

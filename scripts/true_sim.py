@@ -9,7 +9,8 @@
 
 Scores go to results/true_sim/<task>.jsonl, one line per episode; a rerun skips what is already there, so an
 interrupted sweep resumes; an episode stopped part-way (Ctrl-C, SIGTERM, a kill) continues at the step where it
-stopped. Uses all cores (MuJoCo's threaded rollout).
+stopped. Uses all cores (MuJoCo's threaded rollout); processes started side by side on the same episodes share them
+(one skips an episode another is playing).
 """
 import argparse
 import json

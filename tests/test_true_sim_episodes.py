@@ -154,10 +154,8 @@ def test_the_script_on_a_full_disk_stops_with_one_line_and_exit_5(tmp_path, monk
       'rerun the same command to resume']
 
 
-def test_sweep_resumes(tmp_path):
-  settings = [matrix.CemSettings(2, 1, 8, 2), matrix.CemSettings(3, 1, 8, 2)]
-  out = tmp_path / 'true_sim'
-
+def _short_episodes(monkeypatch):
+  """The true simulators made from here on play 2 agent steps an episode (cartpole: 16 control steps)."""
   original = true_sim.TrueSimulator
 
   def short(*args, **kwargs):
@@ -165,17 +163,54 @@ def test_sweep_resumes(tmp_path):
     sim.max_env_steps = 16
     return sim
 
-  true_sim.TrueSimulator = short
+  monkeypatch.setattr(true_sim, 'TrueSimulator', short)
+
+
+def test_processes_sharing_a_grid_skip_what_another_plays_and_play_nothing_twice(tmp_path, monkeypatch, caplog):
+  settings = [matrix.CemSettings(2, 1, 8, 2)]
+  out, original_lock = tmp_path / 'true_sim', rundir.Lock
+  jobs = out / 'jobs' / 'cartpole'
+  os.makedirs(jobs)
+  _short_episodes(monkeypatch)
+  name = lambda episode: matrix.true_sim_job_name('std', settings[0], episode, False)
+  held = original_lock(str(jobs), name(0) + '.lock')  # Another process plays episode 0.
   try:
     records = true_sim_episodes.run('cartpole', settings, 2, str(out), threads=1, progress=False)
-    assert len(records) == 4
-    assert os.listdir(out / 'jobs' / 'cartpole') == []  # Finished episodes leave no checkpoint or lock behind.
-    lines = open(out / 'cartpole.jsonl').read().splitlines()
-    with open(out / 'cartpole.jsonl', 'w') as f:  # An interrupted sweep: the last episode is missing.
-      f.write('\n'.join(lines[:3]) + '\n')
-    records = true_sim_episodes.run('cartpole', settings, 2, str(out), threads=1, progress=False)
   finally:
-    true_sim.TrueSimulator = original
+    held.release()
+  assert [r['episode'] for r in records] == [1]
+  assert f'skipped: {jobs / name(0)} is being played by pid' in caplog.text and '1 episode(s) left' in caplog.text
+
+  def taken_after_another_recorded_it(logdir, lock_name):  # Episode 0 ends elsewhere between the read and the lock.
+    if lock_name == name(0) + '.lock':
+      rundir.append_jsonl(str(out / 'cartpole.jsonl'), dict(records[0], episode=0, **{'return': -1.0}))
+    return original_lock(logdir, lock_name)
+
+  monkeypatch.setattr(rundir, 'Lock', taken_after_another_recorded_it)
+  records = true_sim_episodes.run('cartpole', settings, 2, str(out), threads=1, progress=False)
+  assert sorted((r['episode'], r['return'] == -1.0) for r in records) == [(0, True), (1, False)]  # Not replayed.
+  assert os.listdir(jobs) == []  # No lock, checkpoint or record left behind.
+  # A lock's file is deleted only while it is still that lock's: not once its path is another process's lock.
+  first = original_lock(str(tmp_path), 'x.lock')
+  os.remove(first.path)
+  second = original_lock(str(tmp_path), 'x.lock')
+  first.release(remove=True)
+  assert os.path.exists(second.path)
+  second.release(remove=True)
+  assert not os.path.exists(second.path)
+
+
+def test_sweep_resumes(tmp_path, monkeypatch):
+  settings = [matrix.CemSettings(2, 1, 8, 2), matrix.CemSettings(3, 1, 8, 2)]
+  out = tmp_path / 'true_sim'
+  _short_episodes(monkeypatch)
+  records = true_sim_episodes.run('cartpole', settings, 2, str(out), threads=1, progress=False)
+  assert len(records) == 4
+  assert os.listdir(out / 'jobs' / 'cartpole') == []  # Finished episodes leave no checkpoint or lock behind.
+  lines = open(out / 'cartpole.jsonl').read().splitlines()
+  with open(out / 'cartpole.jsonl', 'w') as f:  # An interrupted sweep: the last episode is missing.
+    f.write('\n'.join(lines[:3]) + '\n')
+  records = true_sim_episodes.run('cartpole', settings, 2, str(out), threads=1, progress=False)
   assert len(records) == 4
   assert sorted((tuple(r['settings']), r['episode']) for r in records) == sorted(
       (tuple(s), e) for s in settings for e in range(2))

@@ -1,7 +1,8 @@
 """Episodes of CEM with the true simulator (planet.experiments.true_sim), as scripts/true_sim.py and the sweep's jobs
 play them.
 
-Records go to <out>/<task>.jsonl, one line per episode; a rerun skips the (setting, episode) pairs already there.
+Records go to <out>/<task>.jsonl, one line per episode; a rerun skips the (setting, episode) pairs already there,
+and those another process is playing.
 An episode saves its progress after every agent step (<out>/jobs/<task>/<job>.json.partial) and a rerun continues
 it where it stopped, with the same random draws (play_episode).
 """
@@ -115,57 +116,75 @@ def _read_checkpoint(path, identity):
 
 
 def run(task, settings, episodes, out_dir, threads=None, progress=True, std_estimator='std', warm_start=False):
-  """Plays the missing (setting, episode) pairs of one CEM variant; returns that variant's records of the task."""
+  """Plays the missing (setting, episode) pairs of one CEM variant; returns that variant's records of the task.
+  An episode another process is playing is left to it (skipped, with a log line), so several processes (one per
+  core, say) can share one grid: each records an episode while still holding its lock, and one that takes a lock
+  reads the records again first, so no episode is played twice."""
   path = os.path.join(out_dir, f'{task}.jsonl')
-  done = {(tuple(r['settings']), r['episode'])
-          for r in matrix.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)}
-  sim = true_sim.TrueSimulator(task, threads=threads)
+
+  def recorded():
+    return {(tuple(r['settings']), r['episode'])
+            for r in matrix.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)}
+
+  done, sim, skipped = recorded(), true_sim.TrueSimulator(task, threads=threads), 0
   for setting in settings:
     for episode in range(episodes):
       if (tuple(setting), episode) in done:
         continue
       job = os.path.join(out_dir, 'jobs', task, matrix.true_sim_job_name(std_estimator, setting, episode, warm_start))
-      record = _played(sim, setting, episode, std_estimator, warm_start, progress, job)
-      rundir.append_jsonl(path, record)
-      logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, record['return'],
-                   record['seconds'])
+      try:
+        record = _played(sim, setting, episode, std_estimator, warm_start, progress, job,
+                         save=lambda record: rundir.append_jsonl(path, record),
+                         played=lambda key=(tuple(setting), episode): key in recorded())
+      except rundir.RunDirBusy as error:
+        logging.warning('skipped: %s', str(error).split(';')[0])
+        skipped += 1
+        continue
+      if record:
+        logging.info('%s %s episode %d: return %.1f in %.0f s', task, setting, episode, record['return'],
+                     record['seconds'])
+  if skipped:
+    logging.warning('%d episode(s) left to the processes playing them', skipped)
   return matrix.cem_variant(rundir.read_jsonl(path), std_estimator, warm_start)
 
 
 def play_one(task, setting, episode, record_path, std_estimator='std', threads=None, progress=True):
   """One episode (a scripts/sweep.py job): its record is written to `record_path` alone (atomically); the sweep's
   driver merges job records into results/true_sim/<task>.jsonl. Returns the record."""
-  record = _played(true_sim.TrueSimulator(task, threads=threads), setting, episode, std_estimator, False, progress,
-                   record_path)
-  rundir.write_atomically(record_path, json.dumps(record))
-  return record
+  return _played(true_sim.TrueSimulator(task, threads=threads), setting, episode, std_estimator, False, progress,
+                 record_path, save=lambda record: rundir.write_atomically(record_path, json.dumps(record)))
 
 
-def _played(sim, setting, episode, std_estimator, warm_start, progress, job=None):
-  """Plays episode `episode` (its seed) with a progress bar; returns its record (one results/true_sim line;
-  `resumed_at` lists the steps it was resumed from). `job`: the path of its record file under jobs/ (see
-  matrix.true_sim_job_name), beside which its checkpoint (+ '.partial') and lock (+ '.lock') go."""
-  bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
-                  desc=f'{sim.task} H{setting.horizon} I{setting.iterations} J{setting.candidates} '
-                       f'K{setting.top_k} ep{episode}')
-  lock = None
-  if job:  # One process per episode: a second one is refused (RunDirBusy) rather than playing it twice.
-    os.makedirs(os.path.dirname(job), exist_ok=True)
-    lock = rundir.Lock(os.path.dirname(job), os.path.basename(job) + '.lock')
-  info = {}
-  score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator, warm_start=warm_start,
-                       checkpoint=job and job + '.partial', info=info)
-  bar.close()
-  record = dict(task=sim.task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
-                **({'warm_start': True} if warm_start else {}), episode=episode,
-                seconds=round(info['seconds'], 2), threads=sim.threads)
-  if info['resumed_at']:
-    record['resumed_at'] = info['resumed_at']
-  record.update(blind_steps=info['blind_steps'], first_reward_step=info['first_reward_step'], **{'return': score})
-  if lock:
+def _played(sim, setting, episode, std_estimator, warm_start, progress, job, save, played=lambda: False):
+  """Plays episode `episode` (its seed) with a progress bar and hands its record (one results/true_sim line;
+  `resumed_at` lists the steps it was resumed from) to `save` while still holding the episode's lock; returns the
+  record, or None where `played()`, asked once the lock is taken, says another process has recorded it. `job`: the
+  path of its record file under jobs/ (see matrix.true_sim_job_name), beside which its checkpoint (+ '.partial') and
+  lock (+ '.lock') go. A second process is refused (rundir.RunDirBusy) rather than playing the episode twice."""
+  os.makedirs(os.path.dirname(job), exist_ok=True)
+  lock = rundir.Lock(os.path.dirname(job), os.path.basename(job) + '.lock')
+  try:
+    if played():
+      lock.release(remove=True)
+      return None
+    bar = tqdm.tqdm(total=sim.max_env_steps // sim.action_repeat, disable=not progress, leave=False,
+                    desc=f'{sim.task} H{setting.horizon} I{setting.iterations} J{setting.candidates} '
+                         f'K{setting.top_k} ep{episode}')
+    info = {}
+    score = play_episode(sim, setting, seed=episode, progress=bar, std_estimator=std_estimator,
+                         warm_start=warm_start, checkpoint=job + '.partial', info=info)
+    bar.close()
+    record = dict(task=sim.task, settings=list(setting), **setting._asdict(), std_estimator=std_estimator,
+                  **({'warm_start': True} if warm_start else {}), episode=episode,
+                  seconds=round(info['seconds'], 2), threads=sim.threads)
+    if info['resumed_at']:
+      record['resumed_at'] = info['resumed_at']
+    record.update(blind_steps=info['blind_steps'], first_reward_step=info['first_reward_step'], **{'return': score})
+    save(record)
+    lock.release(remove=True)
+    return record
+  finally:
     lock.release()
-    os.remove(lock.path)
-  return record
 
 
 def check_task(task):
