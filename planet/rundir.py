@@ -170,7 +170,12 @@ class RunDirError(RuntimeError):
 
 
 class RunDirBusy(RunDirError):
-  """Another process holds the run directory's lock."""
+  """Another process holds the run directory's lock: `path` is the directory, or the one file, that it locks, and
+  `owner` says which process holds it ('pid N on <host>')."""
+
+  def __init__(self, message, path=None, owner=None):
+    super().__init__(message)
+    self.path, self.owner = path, owner
 
 
 class StorageError(RunDirError):
@@ -203,10 +208,11 @@ class Lock:
       owner = self._file.read().strip() or 'another process'
       self._file.close()
       if name != '.lock':
-        raise RunDirBusy(f'{self.path[:-len(".lock")]} is being played by {owner}; wait for it to finish or '
-                         'stop it') from e
+        played = self.path[:-len('.lock')]
+        raise RunDirBusy(f'{played} is being played by {owner}; wait for it to finish or stop it', played,
+                         owner) from e
       raise RunDirBusy(f'{logdir} is in use by {owner}; wait for it to finish or stop it, or use another '
-                        '--logdir') from e
+                        '--logdir', logdir, owner) from e
     self._file.seek(0)
     self._file.truncate()
     self._file.write(f'pid {os.getpid()} on {socket.gethostname()}')

@@ -2,6 +2,7 @@
 line; a sweep resumes and its records feed Table 1 and Fig. 12."""
 import errno
 import json
+import logging
 import os
 import signal
 import time
@@ -112,6 +113,30 @@ def test_an_episode_counts_the_steps_its_planner_was_blind(tmp_path):
   info = {}
   true_sim_episodes.play_episode(_SparseSim(blind=3), settings, seed=0, checkpoint=checkpoint + '.old', info=info)
   assert (info['blind_steps'], info['first_reward_step'], info['resumed_at']) == (None, 5, [2, 4])
+
+
+def test_an_episode_whose_record_exists_is_not_played_again(tmp_path, monkeypatch, caplog):
+  caplog.set_level(logging.INFO)
+  settings = matrix.CemSettings(horizon=2, iterations=1, candidates=8, top_k=2)
+
+  def played_again(*args, **kwargs):
+    raise AssertionError('an episode with a record was played again')
+
+  monkeypatch.setattr(true_sim_episodes, 'play_episode', played_again)
+  first = tmp_path / 'ep0.json'
+  first.write_text(json.dumps({'episode': 0, 'return': 12.5}))
+  assert true_sim_episodes.play_one('cartpole', settings, 0, str(first), threads=1, progress=False)['return'] == 12.5
+  assert f'{first} is recorded already: not played again' in caplog.text
+  # Recorded by another process after the first look but before the lock was taken: not played either.
+  second, original_lock = tmp_path / 'ep1.json', rundir.Lock
+
+  def taken_after_another_recorded_it(logdir, name):
+    second.write_text(json.dumps({'episode': 1, 'return': 3.0}))
+    return original_lock(logdir, name)
+
+  monkeypatch.setattr(rundir, 'Lock', taken_after_another_recorded_it)
+  assert true_sim_episodes.play_one('cartpole', settings, 1, str(second), threads=1, progress=False)['return'] == 3.0
+  assert sorted(os.listdir(tmp_path)) == ['ep0.json', 'ep1.json']  # No lock or checkpoint left behind.
 
 
 def _script_exit(record, play_one, monkeypatch):

@@ -137,7 +137,7 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
                          save=lambda record: rundir.append_jsonl(path, record),
                          played=lambda key=(tuple(setting), episode): key in recorded())
       except rundir.RunDirBusy as error:
-        logging.warning('skipped: %s', str(error).split(';')[0])
+        logging.warning('skipped: %s is being played by %s', error.path, error.owner)
         skipped += 1
         continue
       if record:
@@ -150,9 +150,18 @@ def run(task, settings, episodes, out_dir, threads=None, progress=True, std_esti
 
 def play_one(task, setting, episode, record_path, std_estimator='std', threads=None, progress=True):
   """One episode (a scripts/sweep.py job): its record is written to `record_path` alone (atomically); the sweep's
-  driver merges job records into results/true_sim/<task>.jsonl. Returns the record."""
-  return _played(true_sim.TrueSimulator(task, threads=threads), setting, episode, std_estimator, False, progress,
-                 record_path, save=lambda record: rundir.write_atomically(record_path, json.dumps(record)))
+  driver merges job records into results/true_sim/<task>.jsonl. Returns the record; an episode whose record file
+  exists already is not played again (its record is returned)."""
+  record = None
+  if not os.path.exists(record_path):  # Checked again once its lock is taken: another process may just end it.
+    save = lambda record: rundir.write_atomically(record_path, json.dumps(record))
+    record = _played(true_sim.TrueSimulator(task, threads=threads), setting, episode, std_estimator, False,
+                     progress, record_path, save=save, played=lambda: os.path.exists(record_path))
+  if record is None:
+    logging.info('%s is recorded already: not played again', record_path)
+    with open(record_path) as f:
+      record = json.load(f)
+  return record
 
 
 def _played(sim, setting, episode, std_estimator, warm_start, progress, job, save, played=lambda: False):
