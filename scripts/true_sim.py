@@ -50,7 +50,8 @@ PARSER.add_argument('--benchmark_out', default=None)
 PARSER.add_argument('--no_progress', action='store_true', help='no progress bar (e.g. for log files)')
 PARSER.add_argument('--episode', type=int, default=None,
                     help='with --record: play this one episode (seed) and write its record there (sweep jobs)')
-PARSER.add_argument('--record', default=None, help='a JSON file for the one record of --episode')
+PARSER.add_argument('--record', default=None,
+                    help='a JSON file for the one record of --episode (an episode whose file exists is not played again)')
 
 
 def main(argv=None):
