@@ -9,7 +9,7 @@ def test_flop_counts_match_hand_computation():
   assert flops.conv_flops(30, 32, 3, 6, True) == 2 * 30 * 30 * 6 * 6 * 32 * 3
   paper = dict(stoch=30, deter=200, hidden=200, depth=32, reward_units=200, reward_layers=2, batch=50, length=50,
                action=1, candidates=1000, horizon=12, iterations=10)
-  assert 0.55e12 < flops.train_step_flops(paper) < 0.65e12  # ~0.59 TFLOP (DEVELOPERS.md)
+  assert 0.55e12 < flops.train_step_flops(paper) < 0.65e12  # ~0.59 TFLOP a train step at the paper's sizes
   assert 85e9 < flops.plan_flops(paper) < 95e9  # ~90 GFLOP
   # The plan call's matmuls, written out: the RSSM prior's five layers per imagined step (J = 1000 rows, I x H =
   # 120 steps), the reward head's three over all 12,000 imagined states once per iteration; together, its FLOPs.
