@@ -21,7 +21,8 @@ from planet import updates
 
 def profile_ops(fn, calls, logdir):
   """Where the time of `fn` goes, by TensorFlow's profiler over `calls` calls: [(op type, ms per call)] by self
-  time summed over threads, largest first (the profiler's 'IDLE' row is the threads' waiting)."""
+  time summed over threads, largest first. The 'IDLE' row is the executor threads' waiting, not idle cores: work an
+  op hands to oneDNN's threads is in no row (a lone 4096 matmul keeping both cores busy shows one thread's worth)."""
   # TensorFlow's own trace converter (the TensorBoard profile plugin's back end); a private module of TF 2.21.
   from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
   tf.profiler.experimental.start(logdir)
